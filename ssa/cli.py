@@ -1,0 +1,73 @@
+"""The `ssa` command: serve, migrate, and check the books."""
+
+import sys
+
+import click
+import uvicorn
+from sqlmodel import select
+
+from ssa import migrations
+from ssa.db import make_engine, unit_of_work
+from ssa.funds.models import Fund
+from ssa.ledger.check import check_ledger
+from ssa.settings import get_settings
+
+
+@click.group()
+def main() -> None:
+    """ssa: the ledger of a social food security fund."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the API (and later the web pages) with uvicorn."""
+    uvicorn.run(
+        "ssa.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=get_settings().log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply the migrations up to REVISION."""
+    migrations.upgrade(get_settings().database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@main.group()
+def ledger() -> None:
+    """The books."""
+
+
+@ledger.command("check")
+@click.option("--fund", "fund_slug", default=None, help="Only this fund (its slug).")
+def ledger_check(fund_slug: str | None) -> None:
+    """Recompute balances and sums from the postings; exit 1 when something is wrong."""
+    engine = make_engine(get_settings())
+    with unit_of_work(engine) as session:
+        fund_id = None
+        if fund_slug is not None:
+            fund = session.exec(select(Fund).where(Fund.slug == fund_slug)).first()
+            if fund is None:
+                click.echo(f"no fund {fund_slug!r}", err=True)
+                sys.exit(2)
+            fund_id = fund.id
+        results = check_ledger(db_session=session, fund_id=fund_id)
+    engine.dispose()
+    for result in results:
+        click.echo(f"{'ok  ' if result.ok else 'FAIL'} {result.name}: {result.detail}")
+    sys.exit(0 if all(r.ok for r in results) else 1)

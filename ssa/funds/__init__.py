@@ -1,0 +1,1 @@
+"""Funds (caisses locales): each has its own policy, members, outlets and books."""

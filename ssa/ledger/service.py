@@ -1,0 +1,249 @@
+"""Posting and reversing ledger transactions; opening accounts.
+
+Services never commit: the caller's unit of work does. When a service raises, the
+caller's database transaction must be rolled back (the request's unit of work does).
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import case, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from ssa.ledger.errors import (
+    AccountNotFound,
+    AlreadyReversed,
+    InsufficientBalance,
+    TransactionNotFound,
+    UnbalancedTransaction,
+)
+from ssa.ledger.models import (
+    NON_NEGATIVE_KINDS,
+    NORMAL_SIDE,
+    AccountKind,
+    LedgerAccount,
+    LedgerPosting,
+    LedgerTransaction,
+    Side,
+    TransactionKind,
+)
+from ssa.timeutil import utcnow
+
+# The fund's single accounts, opened with the fund.
+FUND_ACCOUNT_KINDS = (
+    AccountKind.bank,
+    AccountKind.contribution_income,
+    AccountKind.allowance_expense,
+    AccountKind.payouts_in_transit,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One leg of a transaction to post."""
+
+    account_id: uuid.UUID
+    side: Side
+    amount_cents: int
+
+
+def debit(account_id: uuid.UUID, amount_cents: int) -> Leg:
+    return Leg(account_id, Side.debit, amount_cents)
+
+
+def credit(account_id: uuid.UUID, amount_cents: int) -> Leg:
+    return Leg(account_id, Side.credit, amount_cents)
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A posted transaction and the balances it left on the accounts it touched."""
+
+    transaction_id: uuid.UUID
+    balances: dict[uuid.UUID, int]
+
+
+def open_account(
+    *, db_session: Session, fund_id: uuid.UUID, kind: AccountKind, reference: str = ""
+) -> LedgerAccount:
+    """Return the fund's account of this kind and reference, opening it if needed."""
+    account = db_session.exec(
+        select(LedgerAccount).where(
+            col(LedgerAccount.fund_id) == fund_id,
+            col(LedgerAccount.kind) == kind,
+            col(LedgerAccount.reference) == reference,
+        )
+    ).scalar_one_or_none()
+    if account is None:
+        account = LedgerAccount(
+            fund_id=fund_id, kind=kind, reference=reference, normal_side=NORMAL_SIDE[kind]
+        )
+        db_session.add(account)
+        db_session.flush()
+    return account
+
+
+def open_fund_accounts(*, db_session: Session, fund_id: uuid.UUID) -> dict[AccountKind, uuid.UUID]:
+    return {
+        kind: open_account(db_session=db_session, fund_id=fund_id, kind=kind).id
+        for kind in FUND_ACCOUNT_KINDS
+    }
+
+
+def _check_legs(legs: Sequence[Leg]) -> None:
+    if len(legs) < 2:
+        raise UnbalancedTransaction("A transaction needs at least two postings.")
+    for leg in legs:
+        if type(leg.amount_cents) is not int or leg.amount_cents <= 0:
+            raise UnbalancedTransaction("Every posting is a positive whole number of cents.")
+    debits = sum(leg.amount_cents for leg in legs if leg.side is Side.debit)
+    credits = sum(leg.amount_cents for leg in legs if leg.side is Side.credit)
+    if debits != credits:
+        raise UnbalancedTransaction(
+            f"Debits ({debits} cents) and credits ({credits} cents) differ."
+        )
+
+
+def _apply_to_balance(
+    db_session: Session, *, fund_id: uuid.UUID, account_id: uuid.UUID, net_debit_cents: int
+) -> int:
+    """Move one stored balance, refusing atomically to take a guarded one below zero.
+
+    The conditional UPDATE locks the row (PostgreSQL) inside the write transaction
+    (SQLite: BEGIN IMMEDIATE), so concurrent debits are serialised and each sees the
+    balance the previous one left.
+    """
+    balance = col(LedgerAccount.balance_cents)
+    delta = case(
+        (col(LedgerAccount.normal_side) == Side.debit.value, net_debit_cents),
+        else_=-net_debit_cents,
+    )
+    new_balance = db_session.exec(
+        update(LedgerAccount)
+        .where(col(LedgerAccount.id) == account_id, col(LedgerAccount.fund_id) == fund_id)
+        .where(
+            or_(
+                col(LedgerAccount.kind).not_in([k.value for k in NON_NEGATIVE_KINDS]),
+                balance + delta >= 0,
+            )
+        )
+        .values(balance_cents=balance + delta)
+        .returning(balance)
+    ).scalar_one_or_none()
+    if new_balance is not None:
+        return int(new_balance)
+    row = db_session.exec(
+        select(LedgerAccount.kind, LedgerAccount.balance_cents).where(
+            col(LedgerAccount.id) == account_id, col(LedgerAccount.fund_id) == fund_id
+        )
+    ).one_or_none()
+    if row is None:
+        raise AccountNotFound(f"Account {account_id} is not in this fund.")
+    raise InsufficientBalance(
+        account_id=account_id, kind=AccountKind(row.kind), available_cents=int(row.balance_cents)
+    )
+
+
+def post_transaction(
+    *,
+    db_session: Session,
+    fund_id: uuid.UUID,
+    kind: TransactionKind,
+    legs: Sequence[Leg],
+    period: str | None = None,
+    memo: str | None = None,
+    reverses_id: uuid.UUID | None = None,
+) -> Posted:
+    """Post a balanced transaction: move the balances, write the postings, then seal.
+
+    Balances are moved in account-id order so that two transactions touching the same
+    accounts always lock them in the same order and cannot deadlock.
+    """
+    _check_legs(legs)
+    net_debits: dict[uuid.UUID, int] = {}
+    for leg in legs:
+        signed = leg.amount_cents if leg.side is Side.debit else -leg.amount_cents
+        net_debits[leg.account_id] = net_debits.get(leg.account_id, 0) + signed
+    balances = {
+        account_id: _apply_to_balance(
+            db_session, fund_id=fund_id, account_id=account_id, net_debit_cents=net_debits[account_id]
+        )
+        for account_id in sorted(net_debits)
+    }
+    transaction_id = uuid.uuid4()
+    db_session.exec(
+        insert(LedgerPosting),
+        params=[
+            {
+                "fund_id": fund_id,
+                "transaction_id": transaction_id,
+                "account_id": leg.account_id,
+                "side": leg.side.value,
+                "amount_cents": leg.amount_cents,
+            }
+            for leg in legs
+        ],
+    )
+    # Inserting the transaction row seals it: the database checks the sum here
+    # (SQLite) or at commit (PostgreSQL), and refuses any later posting to it.
+    db_session.exec(
+        insert(LedgerTransaction).values(
+            id=transaction_id,
+            fund_id=fund_id,
+            kind=kind.value,
+            period=period,
+            memo=memo,
+            reverses_id=reverses_id,
+            created_at=utcnow(),
+        )
+    )
+    return Posted(transaction_id=transaction_id, balances=balances)
+
+
+def reverse_transaction(
+    *,
+    db_session: Session,
+    fund_id: uuid.UUID,
+    transaction_id: uuid.UUID,
+    memo: str | None = None,
+) -> Posted:
+    """Write the opposite of a transaction and link the two; each is reversed once."""
+    original = db_session.get(LedgerTransaction, transaction_id)
+    if original is None or original.fund_id != fund_id:
+        raise TransactionNotFound(f"Transaction {transaction_id} is not in this fund.")
+    already = db_session.exec(
+        select(LedgerTransaction.id).where(col(LedgerTransaction.reverses_id) == transaction_id)
+    ).first()
+    if already is not None:
+        raise AlreadyReversed(reversal_id=str(already[0]))
+    postings = db_session.exec(
+        select(LedgerPosting)
+        .where(col(LedgerPosting.transaction_id) == transaction_id)
+        .order_by(col(LedgerPosting.id))
+    ).scalars()
+    legs = [
+        Leg(
+            p.account_id,
+            Side.credit if p.side == Side.debit else Side.debit,
+            p.amount_cents,
+        )
+        for p in postings
+    ]
+    try:
+        with db_session.begin_nested():
+            return post_transaction(
+                db_session=db_session,
+                fund_id=fund_id,
+                kind=TransactionKind.reversal,
+                legs=legs,
+                period=original.period,
+                memo=memo,
+                reverses_id=transaction_id,
+            )
+    except IntegrityError as exc:
+        # Two reversals of one transaction at the same moment: the unique link refuses one.
+        if "reverses_id" in str(exc.orig):
+            raise AlreadyReversed() from exc
+        raise
