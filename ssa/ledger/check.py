@@ -3,7 +3,7 @@
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Row, text
+from sqlalchemy import Row, Uuid, bindparam, text
 from sqlmodel import Session
 
 from ssa.ledger.models import NON_NEGATIVE_KINDS, AccountKind
@@ -31,8 +31,11 @@ def _fund_filter(alias: str, fund_id: uuid.UUID | None) -> str:
 def _run(
     db_session: Session, sql: str, fund_id: uuid.UUID | None
 ) -> list[Row[tuple[object, ...]]]:
-    params = {"fund_id": fund_id} if fund_id is not None else {}
-    return list(db_session.connection().execute(text(sql), params).fetchall())
+    statement = text(sql)
+    if fund_id is None:
+        return list(db_session.connection().execute(statement).fetchall())
+    statement = statement.bindparams(bindparam("fund_id", type_=Uuid()))
+    return list(db_session.connection().execute(statement, {"fund_id": fund_id}).fetchall())
 
 
 def _result(name: str, rows: list[Row[tuple[object, ...]]], ok_detail: str, what: str) -> CheckResult:
