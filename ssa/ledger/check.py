@@ -38,10 +38,20 @@ def _run(
     return list(db_session.connection().execute(statement, {"fund_id": fund_id}).fetchall())
 
 
+def _show(value: object) -> str:
+    """Ids as UUIDs on both engines (SQLite keeps them as 32 hex digits)."""
+    if isinstance(value, str) and len(value) == 32:
+        try:
+            return str(uuid.UUID(hex=value))
+        except ValueError:
+            pass
+    return str(value)
+
+
 def _result(name: str, rows: list[Row[tuple[object, ...]]], ok_detail: str, what: str) -> CheckResult:
     if not rows:
         return CheckResult(name, True, ok_detail)
-    listed = "; ".join(", ".join(str(v) for v in row) for row in rows[:MAX_LISTED])
+    listed = "; ".join(", ".join(_show(v) for v in row) for row in rows[:MAX_LISTED])
     more = f" (and {len(rows) - MAX_LISTED} more)" if len(rows) > MAX_LISTED else ""
     return CheckResult(name, False, f"{len(rows)} {what}: {listed}{more}")
 

@@ -1,0 +1,649 @@
+"""Ledger transfer throughput through the service layer, on SQLite and PostgreSQL.
+
+Each transfer is what a request does: one unit of work (one database transaction) around
+`post_transaction(kind=transfer)`, debiting one random household credits account and
+crediting another. Writers are separate processes, each with its own engine, so the GIL
+does not cap the figure. On the same PostgreSQL server, pgbench TPC-B gives a yardstick.
+
+    .venv/bin/python bench/ledger.py --seconds 10
+
+The last lines are machine-readable (`ledger engine=... writers=... tps=...`,
+`pgbench clients=... tps=... ratio=...`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import platform
+import random
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, make_url
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/ssa_bench"
+PGBENCH_DB = "ssa_pgbench"
+PGBENCH_SCALE = 10
+FUNDING_CENTS = 10_000_000  # per household: far more than a run can move away
+MAX_TRANSFER_CENTS = 100
+FUNDING_CHUNK = 100  # households credited per issuance transaction
+WARMUP_TRANSFERS = 20  # per writer, before the clock starts (not counted)
+
+
+# --- Results ------------------------------------------------------------------------
+
+
+@dataclass
+class WriterResult:
+    committed: int = 0
+    refused: int = 0
+    errors: int = 0
+    first_error: str = ""
+    latencies_s: list[float] = field(default_factory=list)
+    started: float = 0.0  # time.monotonic(), system-wide on Linux
+    ended: float = 0.0
+    cpu_s: float = 0.0
+
+
+@dataclass
+class Measurement:
+    engine: str
+    writers: int
+    committed: int
+    refused: int
+    errors: int
+    wall_s: float
+    p50_ms: float
+    p99_ms: float
+    client_cpu_s: float
+    machine_busy: float  # fraction of all CPUs busy during the window
+    first_error: str = ""
+
+    @property
+    def tps(self) -> float:
+        return self.committed / self.wall_s if self.wall_s else 0.0
+
+
+@dataclass
+class PgbenchResult:
+    clients: int
+    jobs: int
+    tps: float
+    latency_ms: float
+    machine_busy: float
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, round(fraction * len(sorted_values) + 0.5))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+# --- Machine ------------------------------------------------------------------------
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies over all CPUs, from /proc/stat."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return (0, 0)
+    values = [int(v) for v in fields[:8]]
+    idle = values[3] + values[4]  # idle + iowait
+    total = sum(values)
+    return (total - idle, total)
+
+
+def _busy_between(before: tuple[int, int], after: tuple[int, int]) -> float:
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total > 0 else float("nan")
+
+
+def machine_description() -> dict[str, str]:
+    cpu_model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = "unknown"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "nproc": str(usable),
+        "cpu": cpu_model,
+        "memory": memory,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+    }
+
+
+# --- Databases ----------------------------------------------------------------------
+
+
+def _maintenance_url(url: URL) -> URL:
+    return url.set(database="postgres")
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def recreate_pg_database(url: URL, database: str) -> None:
+    engine = create_engine(_maintenance_url(url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {_quote_ident(database)} WITH (FORCE)")
+        connection.exec_driver_sql(f"CREATE DATABASE {_quote_ident(database)}")
+    engine.dispose()
+
+
+def drop_pg_database(url: URL, database: str) -> None:
+    engine = create_engine(_maintenance_url(url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {_quote_ident(database)} WITH (FORCE)")
+    engine.dispose()
+
+
+def pg_server_info(url: URL) -> dict[str, str]:
+    engine = create_engine(_maintenance_url(url))
+    names = ("server_version", "fsync", "synchronous_commit", "shared_buffers", "max_connections")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT name, setting, unit FROM pg_settings WHERE name = ANY(:names)"),
+            {"names": list(names)},
+        ).all()
+    engine.dispose()
+    info = {}
+    for name, setting, unit in rows:
+        if unit == "8kB":
+            info[name] = f"{int(setting) * 8 // 1024} MB"
+        else:
+            info[name] = setting
+    return info
+
+
+def pg_checkpoint(url: URL) -> None:
+    """Start each measurement with no dirty buffers queued behind it."""
+    engine = create_engine(_maintenance_url(url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("CHECKPOINT")
+    except Exception as exc:  # not a superuser: measure anyway
+        print(f"  (CHECKPOINT refused: {exc.__class__.__name__})")
+    finally:
+        engine.dispose()
+
+
+def remove_sqlite_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+# --- Setting up a fund --------------------------------------------------------------
+
+
+def build_fund(database_url: str, accounts: int) -> tuple[str, list[str]]:
+    """Migrate, create a fund, open and fund `accounts` household credits accounts."""
+    from ssa.db import make_engine, unit_of_work
+    from ssa.funds.service import create_fund
+    from ssa.ledger.models import AccountKind, TransactionKind
+    from ssa.ledger.service import credit, debit, open_account, post_transaction
+    from ssa.migrations import upgrade
+    from ssa.settings import Settings
+
+    upgrade(database_url)
+    engine = make_engine(Settings(database_url=database_url))
+    try:
+        with unit_of_work(engine) as session:
+            fund = create_fund(db_session=session, slug="bench", name="Benchmark fund")
+            fund_id = fund.id
+            kinds = (
+                AccountKind.bank,
+                AccountKind.contribution_income,
+                AccountKind.allowance_expense,
+            )
+            bank, income, expense = (
+                open_account(db_session=session, fund_id=fund_id, kind=k).id for k in kinds
+            )
+        household_ids: list[uuid.UUID] = []
+        for start in range(0, accounts, FUNDING_CHUNK):
+            count = min(FUNDING_CHUNK, accounts - start)
+            with unit_of_work(engine) as session:
+                chunk = [
+                    open_account(
+                        db_session=session,
+                        fund_id=fund_id,
+                        kind=AccountKind.household_credits,
+                        reference=f"household-{start + i:06d}",
+                    ).id
+                    for i in range(count)
+                ]
+                total = count * FUNDING_CENTS
+                # Euros in first, so that the bank covers the credits issued.
+                post_transaction(
+                    db_session=session,
+                    fund_id=fund_id,
+                    kind=TransactionKind.contribution,
+                    legs=[debit(bank, total), credit(income, total)],
+                )
+                post_transaction(
+                    db_session=session,
+                    fund_id=fund_id,
+                    kind=TransactionKind.issuance,
+                    legs=[debit(expense, total), *(credit(a, FUNDING_CENTS) for a in chunk)],
+                )
+            household_ids.extend(chunk)
+    finally:
+        engine.dispose()
+    return str(fund_id), [str(a) for a in household_ids]
+
+
+def check_books(database_url: str, fund_id: str) -> list[str]:
+    """The ledger's own invariant check after the run: the names of failed checks."""
+    from ssa.db import make_engine, unit_of_work
+    from ssa.ledger.check import check_ledger
+    from ssa.settings import Settings
+
+    engine = make_engine(Settings(database_url=database_url))
+    try:
+        with unit_of_work(engine) as session:
+            results = check_ledger(db_session=session, fund_id=uuid.UUID(fund_id))
+    finally:
+        engine.dispose()
+    return [f"{r.name}: {r.detail}" for r in results if not r.ok]
+
+
+# --- Writers ------------------------------------------------------------------------
+
+
+def writer(
+    database_url: str,
+    fund_id: str,
+    account_ids: list[str],
+    seconds: float,
+    seed: int,
+    barrier: Barrier,
+    results: Any,
+) -> None:
+    """One writer process: its own engine, one unit of work per transfer."""
+    try:
+        from sqlalchemy.exc import DBAPIError
+
+        from ssa.db import make_engine, unit_of_work
+        from ssa.ledger.errors import InsufficientBalance
+        from ssa.ledger.models import TransactionKind
+        from ssa.ledger.service import credit, debit, post_transaction
+        from ssa.settings import Settings
+
+        rng = random.Random(seed)
+        fund = uuid.UUID(fund_id)
+        accounts = [uuid.UUID(a) for a in account_ids]
+        engine = make_engine(Settings(database_url=database_url))
+        result = WriterResult()
+
+        def transfer() -> None:
+            source, target = rng.sample(accounts, 2)
+            cents = rng.randint(1, MAX_TRANSFER_CENTS)
+            with unit_of_work(engine) as session:
+                post_transaction(
+                    db_session=session,
+                    fund_id=fund,
+                    kind=TransactionKind.transfer,
+                    legs=[debit(source, cents), credit(target, cents)],
+                )
+
+        for _ in range(WARMUP_TRANSFERS):  # connect, fill the statement caches
+            transfer()
+    except BaseException:
+        barrier.abort()
+        results.put(("error", traceback.format_exc()))
+        raise
+
+    barrier.wait()
+    cpu_start = time.process_time()
+    result.started = start = time.monotonic()
+    deadline = start + seconds
+    latencies = result.latencies_s
+    now = start
+    while now < deadline:
+        try:
+            transfer()
+        except InsufficientBalance:
+            result.refused += 1
+        except DBAPIError as exc:
+            result.errors += 1
+            if not result.first_error:
+                result.first_error = f"{exc.__class__.__name__}: {exc.orig}"
+        else:
+            result.committed += 1
+            latencies.append(time.monotonic() - now)
+        now = time.monotonic()
+    result.ended = now
+    result.cpu_s = time.process_time() - cpu_start
+    engine.dispose()
+    results.put(("ok", result))
+
+
+def measure(
+    engine_name: str,
+    database_url: str,
+    fund_id: str,
+    account_ids: list[str],
+    writers: int,
+    seconds: float,
+) -> Measurement:
+    context = mp.get_context("spawn")
+    barrier = context.Barrier(writers + 1)
+    queue = context.Queue()
+    processes = [
+        context.Process(
+            target=writer,
+            args=(database_url, fund_id, account_ids, seconds, 1000 + i, barrier, queue),
+            name=f"writer-{i}",
+        )
+        for i in range(writers)
+    ]
+    for process in processes:
+        process.start()
+    barrier.wait(timeout=300)  # every writer is connected and warmed up
+    cpu_before = _cpu_times()
+    outcomes = [queue.get(timeout=seconds + 300) for _ in processes]
+    cpu_after = _cpu_times()
+    for process in processes:
+        process.join()
+    failures = [detail for status, detail in outcomes if status != "ok"]
+    if failures:
+        raise RuntimeError(f"a writer failed:\n{failures[0]}")
+    parts: list[WriterResult] = [detail for _, detail in outcomes]
+    latencies = sorted(x for part in parts for x in part.latencies_s)
+    wall = max(p.ended for p in parts) - min(p.started for p in parts)
+    return Measurement(
+        engine=engine_name,
+        writers=writers,
+        committed=sum(p.committed for p in parts),
+        refused=sum(p.refused for p in parts),
+        errors=sum(p.errors for p in parts),
+        wall_s=wall,
+        p50_ms=percentile(latencies, 0.50) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
+        client_cpu_s=sum(p.cpu_s for p in parts),
+        machine_busy=_busy_between(cpu_before, cpu_after),
+        first_error=next((p.first_error for p in parts if p.first_error), ""),
+    )
+
+
+# --- pgbench ------------------------------------------------------------------------
+
+
+def find_pgbench() -> str:
+    found = shutil.which("pgbench")
+    if found:
+        return found
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"), reverse=True):
+        return str(candidate)
+    raise SystemExit("pgbench not found on PATH nor in /usr/lib/postgresql/*/bin/")
+
+
+def _pgbench_env_and_args(url: URL) -> tuple[dict[str, str], list[str]]:
+    env = dict(os.environ)
+    if url.password:
+        env["PGPASSWORD"] = url.password
+    args = ["-h", url.host or "127.0.0.1", "-p", str(url.port or 5432)]
+    if url.username:
+        args += ["-U", url.username]
+    return env, args
+
+
+def pgbench_init(pgbench: str, url: URL) -> None:
+    recreate_pg_database(url, PGBENCH_DB)
+    env, args = _pgbench_env_and_args(url)
+    subprocess.run(
+        [pgbench, *args, "-i", "-s", str(PGBENCH_SCALE), "-q", PGBENCH_DB],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+
+
+def pgbench_run(pgbench: str, url: URL, clients: int, jobs: int, seconds: float) -> PgbenchResult:
+    env, args = _pgbench_env_and_args(url)
+    command = [pgbench, *args, "-c", str(clients), "-j", str(jobs)]
+    command += ["-T", str(max(1, round(seconds))), "-n", PGBENCH_DB]
+    before = _cpu_times()
+    run = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    after = _cpu_times()
+    # PostgreSQL 14+: "(without initial connection time)"; before: "(excluding connections
+    # establishing)". Either way, the figure that leaves out connecting.
+    tps = re.search(
+        r"^tps = ([\d.]+) \((?:without initial connection time|excluding connections"
+        r" establishing)\)",
+        run.stdout,
+        re.MULTILINE,
+    )
+    latency = re.search(r"^latency average = ([\d.]+) ms", run.stdout, re.MULTILINE)
+    if tps is None:
+        raise RuntimeError(f"could not read pgbench's tps from:\n{run.stdout}\n{run.stderr}")
+    return PgbenchResult(
+        clients=clients,
+        jobs=jobs,
+        tps=float(tps.group(1)),
+        latency_ms=float(latency.group(1)) if latency else float("nan"),
+        machine_busy=_busy_between(before, after),
+    )
+
+
+# --- Running ------------------------------------------------------------------------
+
+
+@contextmanager
+def sqlite_database(path_arg: str | None, keep: bool) -> Iterator[str]:
+    if path_arg:
+        path = Path(path_arg).resolve()
+        if path.exists():
+            raise SystemExit(f"{path} exists: give a path the benchmark may create and remove")
+        folder = None
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="ssa-bench-"))
+        path = folder / "ledger.db"
+    try:
+        yield f"sqlite:///{path}"
+    finally:
+        if not keep:
+            remove_sqlite_files(path)
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def postgres_database(url: URL, keep: bool) -> Iterator[str]:
+    assert url.database
+    recreate_pg_database(url, url.database)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        if not keep:
+            drop_pg_database(url, url.database)
+
+
+def run_engine(
+    engine_name: str,
+    database_url: str,
+    args: argparse.Namespace,
+    pg_url: URL | None,
+) -> list[Measurement]:
+    print(f"\n[{engine_name}] migrating, opening and funding {args.accounts} accounts...")
+    started = time.monotonic()
+    fund_id, account_ids = build_fund(database_url, args.accounts)
+    print(f"  ready in {time.monotonic() - started:.1f} s")
+    measurements = []
+    for writers in args.writers:
+        if pg_url is not None:
+            pg_checkpoint(pg_url)
+        print(f"  {writers} writer(s) for {args.seconds:g} s...", flush=True)
+        measurement = measure(engine_name, database_url, fund_id, account_ids, writers, args.seconds)
+        print(
+            f"    {measurement.tps:,.0f} transfers/s, p50 {measurement.p50_ms:.2f} ms,"
+            f" p99 {measurement.p99_ms:.2f} ms, refused {measurement.refused},"
+            f" errors {measurement.errors}"
+        )
+        if measurement.first_error:
+            print(f"    first error: {measurement.first_error}")
+        measurements.append(measurement)
+    failed = check_books(database_url, fund_id)
+    print("  books check: " + ("all invariants hold" if not failed else "; ".join(failed)))
+    if failed:
+        raise SystemExit(f"the ledger check failed on {engine_name}")
+    return measurements
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL,
+                        help="database the benchmark creates and drops (default: %(default)s)")
+    parser.add_argument("--sqlite-path", default=None,
+                        help="SQLite file to create and remove (default: a temporary file)")
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="duration of each measurement (default: %(default)s)")
+    parser.add_argument("--accounts", type=int, default=1000,
+                        help="household credits accounts (default: %(default)s)")
+    parser.add_argument("--engines", default="sqlite,postgresql",
+                        help="comma-separated: sqlite, postgresql (default: %(default)s)")
+    parser.add_argument("--writers", default="1,8",
+                        help="comma-separated writer process counts (default: %(default)s)")
+    parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench yardstick")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the databases afterwards, for a look inside")
+    args = parser.parse_args(argv)
+    args.engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = set(args.engines) - {"sqlite", "postgresql"}
+    if unknown:
+        parser.error(f"unknown engine(s): {', '.join(sorted(unknown))}")
+    args.writers = [int(w) for w in args.writers.split(",")]
+    if args.accounts < 2:
+        parser.error("--accounts must be at least 2")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    pg_url = make_url(args.postgres_url)
+    machine = machine_description()
+    if "postgresql" in args.engines:
+        machine.update({f"postgresql {k}": v for k, v in pg_server_info(pg_url).items()})
+    machine["sqlite pragmas"] = "journal_mode=WAL, synchronous=NORMAL, BEGIN IMMEDIATE"
+
+    measurements: list[Measurement] = []
+    pgbench_results: list[PgbenchResult] = []
+    if "sqlite" in args.engines:
+        with sqlite_database(args.sqlite_path, args.keep) as url:
+            measurements += run_engine("sqlite", url, args, None)
+    if "postgresql" in args.engines:
+        with postgres_database(pg_url, args.keep) as url:
+            measurements += run_engine("postgresql", url, args, pg_url)
+        if not args.no_pgbench:
+            pgbench = find_pgbench()
+            print(f"\n[pgbench] TPC-B, scale {PGBENCH_SCALE}, database {PGBENCH_DB} ({pgbench})")
+            pgbench_init(pgbench, pg_url)
+            try:
+                for clients, jobs in ((1, 1), (8, 2)):
+                    pg_checkpoint(pg_url)
+                    print(f"  -c {clients} -j {jobs} -T {args.seconds:g} -n ...", flush=True)
+                    result = pgbench_run(pgbench, pg_url, clients, jobs, args.seconds)
+                    print(f"    {result.tps:,.0f} tps, latency {result.latency_ms:.2f} ms")
+                    pgbench_results.append(result)
+            finally:
+                if not args.keep:
+                    drop_pg_database(pg_url, PGBENCH_DB)
+
+    report(machine, measurements, pgbench_results, args)
+    return 0
+
+
+def report(
+    machine: dict[str, str],
+    measurements: list[Measurement],
+    pgbench_results: list[PgbenchResult],
+    args: argparse.Namespace,
+) -> None:
+    print("\nMachine")
+    width = max(len(k) for k in machine)
+    for key, value in machine.items():
+        print(f"  {key:<{width}}  {value}")
+
+    print(f"\nLedger transfers ({args.accounts} accounts, {args.seconds:g} s per measurement)")
+    header = (
+        f"  {'engine':<11} {'writers':>7} {'tps':>8} {'p50 ms':>8} {'p99 ms':>8}"
+        f" {'committed':>9} {'refused':>7} {'errors':>6} {'client CPU':>10} {'CPU busy':>8}"
+    )
+    print(header)
+    print("  " + "-" * (len(header) - 2))
+    for m in measurements:
+        client_cpu = m.client_cpu_s / m.wall_s if m.wall_s else float("nan")
+        print(
+            f"  {m.engine:<11} {m.writers:>7} {m.tps:>8,.0f} {m.p50_ms:>8.2f} {m.p99_ms:>8.2f}"
+            f" {m.committed:>9} {m.refused:>7} {m.errors:>6} {client_cpu:>9.2f}c"
+            f" {m.machine_busy:>8.0%}"
+        )
+    print("  client CPU: CPU-seconds used by the writer processes per wall second (cores);")
+    print("  CPU busy: share of all the machine's CPUs busy during the measurement.")
+
+    by_writers = {m.writers: m for m in measurements if m.engine == "postgresql"}
+    if pgbench_results:
+        print("\npgbench TPC-B on the same server")
+        print(f"  {'clients':>7} {'jobs':>4} {'tps':>8} {'latency ms':>10} {'CPU busy':>8}"
+              f" {'ssa tps':>8} {'ratio':>6}")
+        for r in pgbench_results:
+            ssa = by_writers.get(r.clients)
+            ratio = f"{ssa.tps / r.tps:>6.2f}" if ssa else f"{'-':>6}"
+            ssa_tps = f"{ssa.tps:>8,.0f}" if ssa else f"{'-':>8}"
+            print(f"  {r.clients:>7} {r.jobs:>4} {r.tps:>8,.0f} {r.latency_ms:>10.2f}"
+                  f" {r.machine_busy:>8.0%} {ssa_tps} {ratio}")
+        eight = next((r for r in pgbench_results if r.clients == 8), None)
+        if eight is not None and 8 in by_writers:
+            ratio = by_writers[8].tps / eight.tps
+            verdict = "met" if ratio >= 0.5 else "NOT met"
+            print(f"  target ssa(8 writers) >= 0.5 x pgbench(-c 8): {ratio:.2f} -> {verdict}")
+
+    print()
+    for m in measurements:
+        print(
+            f"ledger engine={m.engine} writers={m.writers} tps={m.tps:.1f}"
+            f" p50_ms={m.p50_ms:.3f} p99_ms={m.p99_ms:.3f} committed={m.committed}"
+            f" refused={m.refused} errors={m.errors} seconds={m.wall_s:.2f}"
+        )
+    for r in pgbench_results:
+        ssa = by_writers.get(r.clients)
+        ratio = f" ratio={ssa.tps / r.tps:.3f}" if ssa else ""
+        print(f"pgbench clients={r.clients} jobs={r.jobs} tps={r.tps:.1f}{ratio}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

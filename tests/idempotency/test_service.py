@@ -1,0 +1,127 @@
+"""The same key does the work once; another request under the same key is refused."""
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session, col
+
+from ssa.db import make_engine, unit_of_work
+from ssa.funds.models import Fund
+from ssa.idempotency.service import (
+    IdempotencyConflict,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyRequired,
+    Outcome,
+    fingerprint,
+    run_once,
+    validate_key,
+)
+from ssa.ledger.models import AccountKind, LedgerTransaction, TransactionKind
+from ssa.ledger.service import credit, debit, post_transaction
+from ssa.settings import Settings
+from tests.ledger.helpers import account, balance
+
+
+def contribute(engine: Engine, fund: Fund, *, caller: str, key: str, cents: int) -> Outcome:
+    with unit_of_work(engine) as session:
+        bank = account(session, fund, AccountKind.bank)
+        income = account(session, fund, AccountKind.contribution_income)
+
+        def work() -> tuple[int, dict[str, object]]:
+            posted = post_transaction(
+                db_session=session,
+                fund_id=fund.id,
+                kind=TransactionKind.contribution,
+                legs=[debit(bank, cents), credit(income, cents)],
+            )
+            return 201, {"transaction_id": posted.transaction_id, "amount_cents": cents}
+
+        return run_once(
+            db_session=session,
+            caller=caller,
+            key=key,
+            request_fingerprint=fingerprint("POST", "/contributions", {"amount_cents": cents}),
+            work=work,
+        )
+
+
+def transactions(engine: Engine, fund: Fund) -> int:
+    with Session(engine) as session:
+        return int(
+            session.exec(
+                select(func.count()).select_from(LedgerTransaction).where(
+                    col(LedgerTransaction.fund_id) == fund.id
+                )
+            ).scalar_one()
+        )
+
+
+def test_a_retry_answers_the_same_and_writes_nothing(engine: Engine, fund: Fund) -> None:
+    first = contribute(engine, fund, caller="user:t", key="k-1", cents=1_500)
+    again = contribute(engine, fund, caller="user:t", key="k-1", cents=1_500)
+    assert not first.replayed
+    assert again.replayed
+    assert (again.status_code, again.body) == (first.status_code, first.body)
+    assert transactions(engine, fund) == 1
+    with Session(engine) as session:
+        bank = account(session, fund, AccountKind.bank)
+    assert balance(engine, bank) == 1_500
+
+
+def test_the_same_key_with_another_request_is_a_conflict(engine: Engine, fund: Fund) -> None:
+    contribute(engine, fund, caller="user:t", key="k-2", cents=1_500)
+    with pytest.raises(IdempotencyConflict) as refused:
+        contribute(engine, fund, caller="user:t", key="k-2", cents=1_600)
+    assert refused.value.status == 409
+    assert transactions(engine, fund) == 1
+
+
+def test_keys_are_scoped_to_the_caller(engine: Engine, fund: Fund) -> None:
+    key = uuid.uuid4().hex
+    a = contribute(engine, fund, caller="user:a", key=key, cents=100)
+    b = contribute(engine, fund, caller="user:b", key=key, cents=100)
+    assert not a.replayed
+    assert not b.replayed
+    assert transactions(engine, fund) == 2
+
+
+@pytest.mark.slow
+def test_concurrent_retries_do_the_work_once(database_url: str, engine: Engine, fund: Fund) -> None:
+    wide = make_engine(Settings(database_url=database_url, database_pool_size=24))
+    start = threading.Barrier(20)
+
+    def attempt(_: int) -> Outcome:
+        start.wait(timeout=30)
+        return contribute(wide, fund, caller="user:t", key="k-same", cents=700)
+
+    try:
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            outcomes = list(pool.map(attempt, range(20)))
+    finally:
+        wide.dispose()
+    assert sum(not o.replayed for o in outcomes) == 1
+    assert len({str(o.body) for o in outcomes}) == 1
+    assert transactions(engine, fund) == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "required", "error"),
+    [
+        (None, True, IdempotencyKeyRequired),
+        ("", True, IdempotencyKeyRequired),
+        ("x" * 256, False, IdempotencyKeyInvalid),
+        ("clé", False, IdempotencyKeyInvalid),
+        ("a\nb", False, IdempotencyKeyInvalid),
+    ],
+)
+def test_keys_are_validated(key: str | None, required: bool, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        validate_key(key, required=required)
+
+
+def test_a_good_key_or_an_optional_missing_one_passes() -> None:
+    assert validate_key("3f1c-payment-17", required=True) == "3f1c-payment-17"
+    assert validate_key(None, required=False) is None

@@ -1,0 +1,115 @@
+"""The application skeleton: probes, problem+json errors, OpenAPI."""
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from ssa.app import create_app
+from ssa.settings import Settings
+
+
+class Echo(BaseModel):
+    amount_cents: int
+
+
+@pytest.fixture
+def app(database_url: str) -> FastAPI:
+    app = create_app(Settings(database_url=database_url))
+
+    @app.post("/test/echo")
+    def echo(body: Echo) -> Echo:
+        return body
+
+    @app.get("/test/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    return app
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def assert_problem(response: object, status: int, code: str) -> dict[str, object]:
+    assert response.status_code == status  # type: ignore[attr-defined]
+    assert response.headers["content-type"] == "application/problem+json"  # type: ignore[attr-defined]
+    body: dict[str, object] = response.json()  # type: ignore[attr-defined]
+    assert body["code"] == code
+    assert body["status"] == status
+    assert {"type", "title", "detail"} <= set(body)
+    return body
+
+
+def test_healthz_and_readyz(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["migrations"] == "head"
+
+
+def test_readyz_refuses_a_database_that_is_not_migrated(databases: object, engine_kind: str) -> None:
+    url = databases.empty(engine_kind)  # type: ignore[attr-defined]
+    with TestClient(create_app(Settings(database_url=url))) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["migrations"] == "behind"
+
+
+def test_readyz_refuses_when_the_database_is_unreachable() -> None:
+    settings = Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["database"] == "unreachable"
+
+
+def test_unknown_path_is_a_not_found_problem(client: TestClient) -> None:
+    assert_problem(client.get("/api/v1/nothing-here"), 404, "not_found")
+
+
+def test_wrong_method_is_a_problem(client: TestClient) -> None:
+    assert_problem(client.delete("/healthz"), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"{not json", b'{"amount_cents": "lots"}', b"[]", b"", b'{"amount_cents": 1e400}'],
+)
+def test_malformed_bodies_are_validation_errors(client: TestClient, content: bytes) -> None:
+    body = assert_problem(
+        client.post("/test/echo", content=content, headers={"content-type": "application/json"}),
+        422,
+        "validation_error",
+    )
+    assert isinstance(body["errors"], list)
+    assert body["errors"]
+
+
+def test_unexpected_errors_are_500_without_internals_and_logged(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="ssa"):
+        response = client.get("/test/boom")
+    body = assert_problem(response, 500, "internal_error")
+    assert "hunter2" not in response.text
+    assert "RuntimeError" not in response.text
+    assert body["detail"]
+    assert any("unexpected error" in r.getMessage() for r in caplog.records)
+
+
+def test_requests_carry_an_id(client: TestClient) -> None:
+    assert client.get("/healthz", headers={"X-Request-ID": "abc"}).headers["X-Request-ID"] == "abc"
+    assert len(client.get("/healthz").headers["X-Request-ID"]) == 32
+
+
+def test_openapi_describes_the_api(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert spec["info"]["title"] == "ssa"
+    assert "/readyz" in spec["paths"]
