@@ -508,7 +508,9 @@ def run_engine(
         if pg_url is not None:
             pg_checkpoint(pg_url)
         print(f"  {writers} writer(s) for {args.seconds:g} s...", flush=True)
-        measurement = measure(engine_name, database_url, fund_id, account_ids, writers, args.seconds)
+        measurement = measure(
+            engine_name, database_url, fund_id, account_ids, writers, args.seconds
+        )
         print(
             f"    {measurement.tps:,.0f} transfers/s, p50 {measurement.p50_ms:.2f} ms,"
             f" p99 {measurement.p99_ms:.2f} ms, refused {measurement.refused},"
@@ -526,21 +528,42 @@ def run_engine(
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL,
-                        help="database the benchmark creates and drops (default: %(default)s)")
-    parser.add_argument("--sqlite-path", default=None,
-                        help="SQLite file to create and remove (default: a temporary file)")
-    parser.add_argument("--seconds", type=float, default=10.0,
-                        help="duration of each measurement (default: %(default)s)")
-    parser.add_argument("--accounts", type=int, default=1000,
-                        help="household credits accounts (default: %(default)s)")
-    parser.add_argument("--engines", default="sqlite,postgresql",
-                        help="comma-separated: sqlite, postgresql (default: %(default)s)")
-    parser.add_argument("--writers", default="1,8",
-                        help="comma-separated writer process counts (default: %(default)s)")
+    parser.add_argument(
+        "--postgres-url",
+        default=DEFAULT_POSTGRES_URL,
+        help="database the benchmark creates and drops (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sqlite-path",
+        default=None,
+        help="SQLite file to create and remove (default: a temporary file)",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=10.0,
+        help="duration of each measurement (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        default=1000,
+        help="household credits accounts (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--engines",
+        default="sqlite,postgresql",
+        help="comma-separated: sqlite, postgresql (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--writers",
+        default="1,8",
+        help="comma-separated writer process counts (default: %(default)s)",
+    )
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench yardstick")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the databases afterwards, for a look inside")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the databases afterwards, for a look inside"
+    )
     args = parser.parse_args(argv)
     args.engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     unknown = set(args.engines) - {"sqlite", "postgresql"}
@@ -618,14 +641,18 @@ def report(
     by_writers = {m.writers: m for m in measurements if m.engine == "postgresql"}
     if pgbench_results:
         print("\npgbench TPC-B on the same server")
-        print(f"  {'clients':>7} {'jobs':>4} {'tps':>8} {'latency ms':>10} {'CPU busy':>8}"
-              f" {'ssa tps':>8} {'ratio':>6}")
+        print(
+            f"  {'clients':>7} {'jobs':>4} {'tps':>8} {'latency ms':>10} {'CPU busy':>8}"
+            f" {'ssa tps':>8} {'ratio':>6}"
+        )
         for r in pgbench_results:
             ssa = by_writers.get(r.clients)
             ratio = f"{ssa.tps / r.tps:>6.2f}" if ssa else f"{'-':>6}"
             ssa_tps = f"{ssa.tps:>8,.0f}" if ssa else f"{'-':>8}"
-            print(f"  {r.clients:>7} {r.jobs:>4} {r.tps:>8,.0f} {r.latency_ms:>10.2f}"
-                  f" {r.machine_busy:>8.0%} {ssa_tps} {ratio}")
+            print(
+                f"  {r.clients:>7} {r.jobs:>4} {r.tps:>8,.0f} {r.latency_ms:>10.2f}"
+                f" {r.machine_busy:>8.0%} {ssa_tps} {ratio}"
+            )
         eight = next((r for r in pgbench_results if r.clients == 8), None)
         if eight is not None and 8 in by_writers:
             ratio = by_writers[8].tps / eight.tps

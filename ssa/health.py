@@ -31,8 +31,13 @@ def readyz(request: Request) -> JSONResponse:
         )
     if current != expected:
         return JSONResponse(
-            {"status": "unavailable", "database": "ok", "migrations": "behind",
-             "current": sorted(current), "head": sorted(expected)},
+            {
+                "status": "unavailable",
+                "database": "ok",
+                "migrations": "behind",
+                "current": sorted(current),
+                "head": sorted(expected),
+            },
             status_code=503,
         )
     return JSONResponse({"status": "ok", "database": "ok", "migrations": "head"})

@@ -5,4 +5,11 @@ from ssa.funds.models import Fund
 from ssa.idempotency.models import IdempotencyKey
 from ssa.ledger.models import LedgerAccount, LedgerPosting, LedgerTransaction
 
-__all__ = ["Fund", "IdempotencyKey", "LedgerAccount", "LedgerPosting", "LedgerTransaction", "metadata"]
+__all__ = [
+    "Fund",
+    "IdempotencyKey",
+    "LedgerAccount",
+    "LedgerPosting",
+    "LedgerTransaction",
+    "metadata",
+]

@@ -108,9 +108,7 @@ async def _on_http_exception(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception(
-        "unexpected error on %s %s", request.method, request.url.path, exc_info=exc
-    )
+    logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
         500, "internal_error", "Something went wrong on our side; nothing was changed."
     )

@@ -54,7 +54,9 @@ def test_healthz_and_readyz(client: TestClient) -> None:
     assert ready.json()["migrations"] == "head"
 
 
-def test_readyz_refuses_a_database_that_is_not_migrated(databases: object, engine_kind: str) -> None:
+def test_readyz_refuses_a_database_that_is_not_migrated(
+    databases: object, engine_kind: str
+) -> None:
     url = databases.empty(engine_kind)  # type: ignore[attr-defined]
     with TestClient(create_app(Settings(database_url=url))) as client:
         response = client.get("/readyz")

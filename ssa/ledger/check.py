@@ -11,7 +11,11 @@ from ssa.ledger.models import NON_NEGATIVE_KINDS, AccountKind
 _SIGNED = "CASE p.side WHEN 'debit' THEN p.amount_cents ELSE -p.amount_cents END"
 _LIABILITIES = ", ".join(
     f"'{k.value}'"
-    for k in (AccountKind.household_credits, AccountKind.outlet_payable, AccountKind.payouts_in_transit)
+    for k in (
+        AccountKind.household_credits,
+        AccountKind.outlet_payable,
+        AccountKind.payouts_in_transit,
+    )
 )
 _GUARDED = ", ".join(f"'{k.value}'" for k in sorted(NON_NEGATIVE_KINDS))
 MAX_LISTED = 20
@@ -28,9 +32,7 @@ def _fund_filter(alias: str, fund_id: uuid.UUID | None) -> str:
     return f" AND {alias}.fund_id = :fund_id" if fund_id is not None else ""
 
 
-def _run(
-    db_session: Session, sql: str, fund_id: uuid.UUID | None
-) -> list[Row[tuple[object, ...]]]:
+def _run(db_session: Session, sql: str, fund_id: uuid.UUID | None) -> list[Row[tuple[object, ...]]]:
     statement = text(sql)
     if fund_id is None:
         return list(db_session.connection().execute(statement).fetchall())
@@ -48,7 +50,9 @@ def _show(value: object) -> str:
     return str(value)
 
 
-def _result(name: str, rows: list[Row[tuple[object, ...]]], ok_detail: str, what: str) -> CheckResult:
+def _result(
+    name: str, rows: list[Row[tuple[object, ...]]], ok_detail: str, what: str
+) -> CheckResult:
     if not rows:
         return CheckResult(name, True, ok_detail)
     listed = "; ".join(", ".join(_show(v) for v in row) for row in rows[:MAX_LISTED])
@@ -68,8 +72,12 @@ def check_ledger(*, db_session: Session, fund_id: uuid.UUID | None = None) -> li
         fund_id,
     )
     results.append(
-        _result("zero_sum", rows, "every transaction balances",
-                "transactions unbalanced (id, postings, debits minus credits)")
+        _result(
+            "zero_sum",
+            rows,
+            "every transaction balances",
+            "transactions unbalanced (id, postings, debits minus credits)",
+        )
     )
     rows = _run(
         db_session,
@@ -79,8 +87,12 @@ def check_ledger(*, db_session: Session, fund_id: uuid.UUID | None = None) -> li
         fund_id,
     )
     results.append(
-        _result("sealed", rows, "every posting belongs to a transaction of its fund",
-                "postings without their transaction (posting, transaction)")
+        _result(
+            "sealed",
+            rows,
+            "every posting belongs to a transaction of its fund",
+            "postings without their transaction (posting, transaction)",
+        )
     )
     rows = _run(
         db_session,
@@ -92,9 +104,13 @@ def check_ledger(*, db_session: Session, fund_id: uuid.UUID | None = None) -> li
         fund_id,
     )
     results.append(
-        _result("balances", rows, "every stored balance equals the sum of its postings",
-                "accounts whose stored balance differs from the postings "
-                "(account, kind, stored, net debits)")
+        _result(
+            "balances",
+            rows,
+            "every stored balance equals the sum of its postings",
+            "accounts whose stored balance differs from the postings "
+            "(account, kind, stored, net debits)",
+        )
     )
     rows = _run(
         db_session,
@@ -103,8 +119,12 @@ def check_ledger(*, db_session: Session, fund_id: uuid.UUID | None = None) -> li
         fund_id,
     )
     results.append(
-        _result("non_negative", rows, "no credits, payable, transit or bank balance below zero",
-                "accounts below zero (account, kind, balance)")
+        _result(
+            "non_negative",
+            rows,
+            "no credits, payable, transit or bank balance below zero",
+            "accounts below zero (account, kind, balance)",
+        )
     )
     rows = _run(
         db_session,
@@ -115,8 +135,12 @@ def check_ledger(*, db_session: Session, fund_id: uuid.UUID | None = None) -> li
         fund_id,
     )
     results.append(
-        _result("reversals", rows, "every reversal mirrors the transaction it reverses",
-                "reversals that do not mirror their original (reversal, original)")
+        _result(
+            "reversals",
+            rows,
+            "every reversal mirrors the transaction it reverses",
+            "reversals that do not mirror their original (reversal, original)",
+        )
     )
     rows = _run(
         db_session,
@@ -129,7 +153,11 @@ def check_ledger(*, db_session: Session, fund_id: uuid.UUID | None = None) -> li
         fund_id,
     )
     results.append(
-        _result("coverage", rows, "the bank covers credits, payables and payouts in transit",
-                "funds whose bank does not cover what they owe (fund, bank, owed)")
+        _result(
+            "coverage",
+            rows,
+            "the bank covers credits, payables and payouts in transit",
+            "funds whose bank does not cover what they owe (fund, bank, owed)",
+        )
     )
     return results

@@ -6,6 +6,7 @@ debits equal its credits; the database refuses anything else (see the initial mi
 """
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 
@@ -78,7 +79,7 @@ NON_NEGATIVE_KINDS = frozenset(
 )
 
 
-def _sql_list(values: "frozenset[StrEnum] | list[StrEnum] | type[StrEnum]") -> str:
+def _sql_list(values: Iterable[StrEnum]) -> str:
     return ", ".join(f"'{v.value}'" for v in sorted(values, key=lambda v: v.value))
 
 
@@ -123,9 +124,7 @@ class LedgerTransaction(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("id", "fund_id", name="uq_ledger_transaction_id_fund"),
         CheckConstraint(f"kind IN ({_sql_list(TransactionKind)})", name="kind"),
-        CheckConstraint(
-            "(kind = 'reversal') = (reverses_id IS NOT NULL)", name="reversal_link"
-        ),
+        CheckConstraint("(kind = 'reversal') = (reverses_id IS NOT NULL)", name="reversal_link"),
         ForeignKeyConstraint(
             ["reverses_id", "fund_id"],
             ["ledger_transaction.id", "ledger_transaction.fund_id"],

@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import case, insert, or_, select, update
+from sqlalchemy import case, insert, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from ssa.ledger.errors import (
     AccountNotFound,
@@ -75,7 +75,7 @@ def open_account(
             col(LedgerAccount.kind) == kind,
             col(LedgerAccount.reference) == reference,
         )
-    ).scalar_one_or_none()
+    ).one_or_none()
     if account is None:
         account = LedgerAccount(
             fund_id=fund_id, kind=kind, reference=reference, normal_side=NORMAL_SIDE[kind]
@@ -141,8 +141,9 @@ def _apply_to_balance(
     ).one_or_none()
     if row is None:
         raise AccountNotFound(f"Account {account_id} is not in this fund.")
+    kind, available = row
     raise InsufficientBalance(
-        account_id=account_id, kind=AccountKind(row.kind), available_cents=int(row.balance_cents)
+        account_id=account_id, kind=AccountKind(kind), available_cents=int(available)
     )
 
 
@@ -168,7 +169,10 @@ def post_transaction(
         net_debits[leg.account_id] = net_debits.get(leg.account_id, 0) + signed
     balances = {
         account_id: _apply_to_balance(
-            db_session, fund_id=fund_id, account_id=account_id, net_debit_cents=net_debits[account_id]
+            db_session,
+            fund_id=fund_id,
+            account_id=account_id,
+            net_debit_cents=net_debits[account_id],
         )
         for account_id in sorted(net_debits)
     }
@@ -217,12 +221,12 @@ def reverse_transaction(
         select(LedgerTransaction.id).where(col(LedgerTransaction.reverses_id) == transaction_id)
     ).first()
     if already is not None:
-        raise AlreadyReversed(reversal_id=str(already[0]))
+        raise AlreadyReversed(reversal_id=str(already))
     postings = db_session.exec(
         select(LedgerPosting)
         .where(col(LedgerPosting.transaction_id) == transaction_id)
         .order_by(col(LedgerPosting.id))
-    ).scalars()
+    ).all()
     legs = [
         Leg(
             p.account_id,

@@ -52,9 +52,9 @@ def transactions(engine: Engine, fund: Fund) -> int:
     with Session(engine) as session:
         return int(
             session.exec(
-                select(func.count()).select_from(LedgerTransaction).where(
-                    col(LedgerTransaction.fund_id) == fund.id
-                )
+                select(func.count())
+                .select_from(LedgerTransaction)
+                .where(col(LedgerTransaction.fund_id) == fund.id)
             ).scalar_one()
         )
 

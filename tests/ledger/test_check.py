@@ -77,8 +77,11 @@ def test_an_unbalanced_transaction_written_with_guards_off_is_caught(
             session.execute(text("DROP TRIGGER ledger_transaction_balanced"))
         session.execute(
             insert(LedgerPosting.__table__).values(  # type: ignore[arg-type]
-                fund_id=fund.id, transaction_id=transaction_id, account_id=household,
-                side="credit", amount_cents=500,
+                fund_id=fund.id,
+                transaction_id=transaction_id,
+                account_id=household,
+                side="credit",
+                amount_cents=500,
             )
         )
         session.execute(

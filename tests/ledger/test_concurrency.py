@@ -66,7 +66,9 @@ def test_concurrent_debits_succeed_exactly_as_far_as_the_balance_covers(
     assert sum(balance(engine, o) for o in outlets) == CREDITS_CENTS
     with Session(engine) as session:
         payments = session.exec(
-            select(func.count()).select_from(LedgerTransaction).where(
+            select(func.count())
+            .select_from(LedgerTransaction)
+            .where(
                 col(LedgerTransaction.fund_id) == fund.id,
                 col(LedgerTransaction.kind) == TransactionKind.payment,
             )

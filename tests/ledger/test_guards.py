@@ -41,8 +41,13 @@ def raw_transaction(
     session.execute(
         insert(POSTINGS),
         [
-            {"fund_id": fund.id, "transaction_id": transaction_id, "account_id": a, "side": s,
-             "amount_cents": c}
+            {
+                "fund_id": fund.id,
+                "transaction_id": transaction_id,
+                "account_id": a,
+                "side": s,
+                "amount_cents": c,
+            }
             for a, s, c in legs
         ],
     )
@@ -69,7 +74,9 @@ def accounts(engine: Engine, fund: Fund) -> dict[str, uuid.UUID]:
     return ids
 
 
-def test_unbalanced_transaction_is_refused(engine: Engine, fund: Fund, accounts: dict[str, uuid.UUID]) -> None:
+def test_unbalanced_transaction_is_refused(
+    engine: Engine, fund: Fund, accounts: dict[str, uuid.UUID]
+) -> None:
     refused(
         engine,
         lambda s: raw_transaction(
@@ -79,7 +86,9 @@ def test_unbalanced_transaction_is_refused(engine: Engine, fund: Fund, accounts:
     refused(engine, lambda s: raw_transaction(s, fund, [(accounts["bank"], "debit", 100)]))
 
 
-def test_balanced_raw_transaction_is_accepted(engine: Engine, fund: Fund, accounts: dict[str, uuid.UUID]) -> None:
+def test_balanced_raw_transaction_is_accepted(
+    engine: Engine, fund: Fund, accounts: dict[str, uuid.UUID]
+) -> None:
     with Session(engine) as session:
         raw_transaction(
             session, fund, [(accounts["bank"], "debit", 100), (accounts["income"], "credit", 100)]
@@ -93,7 +102,9 @@ def test_postings_without_their_transaction_never_land(
     refused(
         engine,
         lambda s: raw_transaction(
-            s, fund, [(accounts["bank"], "debit", 100), (accounts["income"], "credit", 100)],
+            s,
+            fund,
+            [(accounts["bank"], "debit", 100), (accounts["income"], "credit", 100)],
             seal=False,
         ),
     )
@@ -112,8 +123,13 @@ def test_no_posting_can_be_added_to_a_sealed_transaction(
         lambda s: s.execute(
             insert(POSTINGS),
             [
-                {"fund_id": fund.id, "transaction_id": transaction_id,
-                 "account_id": accounts["bank"], "side": side, "amount_cents": 5}
+                {
+                    "fund_id": fund.id,
+                    "transaction_id": transaction_id,
+                    "account_id": accounts["bank"],
+                    "side": side,
+                    "amount_cents": 5,
+                }
                 for side in ("debit", "credit")
             ],
         ),
@@ -145,7 +161,9 @@ def test_accounts_cannot_change_kind_or_be_deleted(
             update(ACCOUNTS).where(ACCOUNTS.c.id == accounts["income"]).values(kind="grant_income")
         ),
     )
-    refused(engine, lambda s: s.execute(delete(ACCOUNTS).where(ACCOUNTS.c.id == accounts["income"])))
+    refused(
+        engine, lambda s: s.execute(delete(ACCOUNTS).where(ACCOUNTS.c.id == accounts["income"]))
+    )
 
 
 @pytest.mark.parametrize("kind", ["household", "outlet", "bank"])
@@ -170,7 +188,9 @@ def test_a_posting_on_another_funds_account_is_refused(
         session.commit()
     refused(
         engine,
-        lambda s: raw_transaction(s, fund, [(theirs, "debit", 100), (accounts["income"], "credit", 100)]),
+        lambda s: raw_transaction(
+            s, fund, [(theirs, "debit", 100), (accounts["income"], "credit", 100)]
+        ),
     )
 
 

@@ -34,7 +34,9 @@ def test_payment_moves_credits_to_the_outlet(engine: Engine, session: Session, f
     assert all(r.ok for r in check_ledger(db_session=session, fund_id=fund.id))
 
 
-def test_debit_normal_accounts_grow_with_debits(engine: Engine, session: Session, fund: Fund) -> None:
+def test_debit_normal_accounts_grow_with_debits(
+    engine: Engine, session: Session, fund: Fund
+) -> None:
     bank = account(session, fund, AccountKind.bank)
     income = account(session, fund, AccountKind.contribution_income)
     post_transaction(
@@ -58,20 +60,25 @@ def test_debit_normal_accounts_grow_with_debits(engine: Engine, session: Session
     ],
     ids=["one-leg", "unbalanced", "zero", "negative", "float"],
 )
-def test_service_refuses_malformed_transactions(
-    session: Session, fund: Fund, legs: object
-) -> None:
+def test_service_refuses_malformed_transactions(session: Session, fund: Fund, legs: object) -> None:
     a = account(session, fund, AccountKind.bank)
     b = account(session, fund, AccountKind.contribution_income)
-    shaped = {
-        "unbalanced": [debit(a, 100), credit(b, 99)],
-        "zero": [debit(a, 0), credit(b, 0)],
-        "negative": [debit(a, -5), credit(b, -5)],
-        "float": [Leg(a, Side.debit, 1.5), Leg(b, Side.credit, 1.5)],  # type: ignore[arg-type]
-    }.get(legs, legs) if isinstance(legs, str) else legs
+    shaped = (
+        {
+            "unbalanced": [debit(a, 100), credit(b, 99)],
+            "zero": [debit(a, 0), credit(b, 0)],
+            "negative": [debit(a, -5), credit(b, -5)],
+            "float": [Leg(a, Side.debit, 1.5), Leg(b, Side.credit, 1.5)],  # type: ignore[arg-type]
+        }.get(legs, legs)
+        if isinstance(legs, str)
+        else legs
+    )
     with pytest.raises(UnbalancedTransaction):
         post_transaction(
-            db_session=session, fund_id=fund.id, kind=TransactionKind.transfer, legs=shaped  # type: ignore[arg-type]
+            db_session=session,
+            fund_id=fund.id,
+            kind=TransactionKind.transfer,
+            legs=shaped,  # type: ignore[arg-type]
         )
 
 
@@ -96,7 +103,9 @@ def test_overspending_is_refused_with_what_is_available(
     assert balance(engine, outlet) == 0
 
 
-def test_an_account_of_another_fund_is_refused(session: Session, fund: Fund, engine: Engine) -> None:
+def test_an_account_of_another_fund_is_refused(
+    session: Session, fund: Fund, engine: Engine
+) -> None:
     from ssa.funds.service import create_fund
 
     other = create_fund(db_session=session, slug=f"{fund.slug}-other", name="Other")
@@ -124,7 +133,10 @@ def test_reversal_writes_the_opposite_and_links_the_two(
         legs=[debit(household, 1_200), credit(outlet, 1_200)],
     )
     reversal = reverse_transaction(
-        db_session=session, fund_id=fund.id, transaction_id=payment.transaction_id, memo="till error"
+        db_session=session,
+        fund_id=fund.id,
+        transaction_id=payment.transaction_id,
+        memo="till error",
     )
     session.commit()
     assert balance(engine, household) == 5_000
@@ -170,12 +182,14 @@ def test_a_reversal_that_would_overspend_is_refused(
     session.commit()
     # Taking back the whole issuance would leave the household at -400.
     with pytest.raises(InsufficientBalance):
-        reverse_transaction(db_session=session, fund_id=fund.id, transaction_id=issued.transaction_id)
+        reverse_transaction(
+            db_session=session, fund_id=fund.id, transaction_id=issued.transaction_id
+        )
     session.rollback()
     assert balance(engine, household) == 400
     count = session.exec(
-        select(func.count()).select_from(LedgerTransaction).where(
-            col(LedgerTransaction.fund_id) == fund.id
-        )
+        select(func.count())
+        .select_from(LedgerTransaction)
+        .where(col(LedgerTransaction.fund_id) == fund.id)
     ).scalar_one()
     assert count == 2
