@@ -48,6 +48,19 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}")
 
 
+@main.command()
+def demo() -> None:
+    """Load the Gironde-like demo installation (safe to run again)."""
+    from ssa.demo import load_demo
+
+    engine = make_engine(get_settings())
+    with unit_of_work(engine) as session:
+        lines = load_demo(db_session=session)
+    engine.dispose()
+    for line in lines:
+        click.echo(line)
+
+
 @main.group()
 def ledger() -> None:
     """The books."""
