@@ -19,6 +19,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -72,6 +73,7 @@ class Measurement:
     p50_ms: float
     p99_ms: float
     client_cpu_s: float
+    server_cpu_s: float | None  # local PostgreSQL processes; None for SQLite
     machine_busy: float  # fraction of all CPUs busy during the window
     first_error: str = ""
 
@@ -84,8 +86,11 @@ class Measurement:
 class PgbenchResult:
     clients: int
     jobs: int
+    transactions: int
     tps: float
     latency_ms: float
+    client_cpu_s: float
+    server_cpu_s: float | None
     machine_busy: float
 
 
@@ -115,6 +120,38 @@ def _cpu_times() -> tuple[int, int]:
 def _busy_between(before: tuple[int, int], after: tuple[int, int]) -> float:
     total = after[1] - before[1]
     return (after[0] - before[0]) / total if total > 0 else float("nan")
+
+
+def postgres_cpu_seconds() -> float | None:
+    """CPU time of the local PostgreSQL server's processes, from /proc (None if not seen).
+
+    Live processes count their own time; backends that exit are added to the
+    postmaster's children's time, so a difference of two readings counts each once.
+    """
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total, seen = 0, False
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.index("(") + 1 : stat.rindex(")")] != "postgres":
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        total += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+        seen = True
+    return total / ticks if seen else None
+
+
+def is_local(url: URL) -> bool:
+    """Whether the server runs on this machine, so that its CPU time can be read."""
+    return url.host in (None, "", "127.0.0.1", "localhost", "::1") or url.host.startswith("/")
+
+
+def _cpu_delta(before: float | None, after: float | None) -> float | None:
+    return after - before if before is not None and after is not None else None
 
 
 def machine_description() -> dict[str, str]:
@@ -358,6 +395,7 @@ def measure(
     account_ids: list[str],
     writers: int,
     seconds: float,
+    server_cpu: bool,
 ) -> Measurement:
     context = mp.get_context("spawn")
     barrier = context.Barrier(writers + 1)
@@ -374,7 +412,9 @@ def measure(
         process.start()
     barrier.wait(timeout=300)  # every writer is connected and warmed up
     cpu_before = _cpu_times()
+    server_before = postgres_cpu_seconds() if server_cpu else None
     outcomes = [queue.get(timeout=seconds + 300) for _ in processes]
+    server_after = postgres_cpu_seconds() if server_cpu else None
     cpu_after = _cpu_times()
     for process in processes:
         process.join()
@@ -394,6 +434,7 @@ def measure(
         p50_ms=percentile(latencies, 0.50) * 1000,
         p99_ms=percentile(latencies, 0.99) * 1000,
         client_cpu_s=sum(p.cpu_s for p in parts),
+        server_cpu_s=_cpu_delta(server_before, server_after),
         machine_busy=_busy_between(cpu_before, cpu_after),
         first_error=next((p.first_error for p in parts if p.first_error), ""),
     )
@@ -438,7 +479,12 @@ def pgbench_run(pgbench: str, url: URL, clients: int, jobs: int, seconds: float)
     command = [pgbench, *args, "-c", str(clients), "-j", str(jobs)]
     command += ["-T", str(max(1, round(seconds))), "-n", PGBENCH_DB]
     before = _cpu_times()
+    local = is_local(url)
+    server_before = postgres_cpu_seconds() if local else None
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     run = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_after = postgres_cpu_seconds() if local else None
     after = _cpu_times()
     # PostgreSQL 14+: "(without initial connection time)"; before: "(excluding connections
     # establishing)". Either way, the figure that leaves out connecting.
@@ -449,13 +495,18 @@ def pgbench_run(pgbench: str, url: URL, clients: int, jobs: int, seconds: float)
         re.MULTILINE,
     )
     latency = re.search(r"^latency average = ([\d.]+) ms", run.stdout, re.MULTILINE)
+    done = re.search(r"^number of transactions actually processed: (\d+)", run.stdout, re.M)
     if tps is None:
         raise RuntimeError(f"could not read pgbench's tps from:\n{run.stdout}\n{run.stderr}")
     return PgbenchResult(
         clients=clients,
         jobs=jobs,
+        transactions=int(done.group(1)) if done else 0,
         tps=float(tps.group(1)),
         latency_ms=float(latency.group(1)) if latency else float("nan"),
+        client_cpu_s=(children_after.ru_utime - children_before.ru_utime)
+        + (children_after.ru_stime - children_before.ru_stime),
+        server_cpu_s=_cpu_delta(server_before, server_after),
         machine_busy=_busy_between(before, after),
     )
 
@@ -509,7 +560,13 @@ def run_engine(
             pg_checkpoint(pg_url)
         print(f"  {writers} writer(s) for {args.seconds:g} s...", flush=True)
         measurement = measure(
-            engine_name, database_url, fund_id, account_ids, writers, args.seconds
+            engine_name,
+            database_url,
+            fund_id,
+            account_ids,
+            writers,
+            args.seconds,
+            server_cpu=pg_url is not None and is_local(pg_url),
         )
         print(
             f"    {measurement.tps:,.0f} transfers/s, p50 {measurement.p50_ms:.2f} ms,"
@@ -610,6 +667,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _per_tx_ms(cpu_s: float | None, transactions: int) -> str:
+    return f"{cpu_s / transactions * 1000:.2f}" if cpu_s is not None and transactions else "-"
+
+
 def report(
     machine: dict[str, str],
     measurements: list[Measurement],
@@ -624,40 +685,48 @@ def report(
     print(f"\nLedger transfers ({args.accounts} accounts, {args.seconds:g} s per measurement)")
     header = (
         f"  {'engine':<11} {'writers':>7} {'tps':>8} {'p50 ms':>8} {'p99 ms':>8}"
-        f" {'committed':>9} {'refused':>7} {'errors':>6} {'client CPU':>10} {'CPU busy':>8}"
+        f" {'committed':>9} {'refused':>7} {'errors':>6}"
+        f" {'client CPU':>10} {'server CPU':>10} {'CPU busy':>8}"
     )
     print(header)
     print("  " + "-" * (len(header) - 2))
     for m in measurements:
-        client_cpu = m.client_cpu_s / m.wall_s if m.wall_s else float("nan")
         print(
             f"  {m.engine:<11} {m.writers:>7} {m.tps:>8,.0f} {m.p50_ms:>8.2f} {m.p99_ms:>8.2f}"
-            f" {m.committed:>9} {m.refused:>7} {m.errors:>6} {client_cpu:>9.2f}c"
-            f" {m.machine_busy:>8.0%}"
+            f" {m.committed:>9} {m.refused:>7} {m.errors:>6}"
+            f" {_per_tx_ms(m.client_cpu_s, m.committed):>10}"
+            f" {_per_tx_ms(m.server_cpu_s, m.committed):>10} {m.machine_busy:>8.0%}"
         )
-    print("  client CPU: CPU-seconds used by the writer processes per wall second (cores);")
-    print("  CPU busy: share of all the machine's CPUs busy during the measurement.")
 
     by_writers = {m.writers: m for m in measurements if m.engine == "postgresql"}
     if pgbench_results:
         print("\npgbench TPC-B on the same server")
-        print(
-            f"  {'clients':>7} {'jobs':>4} {'tps':>8} {'latency ms':>10} {'CPU busy':>8}"
-            f" {'ssa tps':>8} {'ratio':>6}"
+        header = (
+            f"  {'clients':>7} {'jobs':>4} {'tps':>8} {'latency ms':>10}"
+            f" {'client CPU':>10} {'server CPU':>10} {'CPU busy':>8} {'ssa tps':>8} {'ratio':>6}"
         )
+        print(header)
+        print("  " + "-" * (len(header) - 2))
         for r in pgbench_results:
             ssa = by_writers.get(r.clients)
             ratio = f"{ssa.tps / r.tps:>6.2f}" if ssa else f"{'-':>6}"
             ssa_tps = f"{ssa.tps:>8,.0f}" if ssa else f"{'-':>8}"
             print(
                 f"  {r.clients:>7} {r.jobs:>4} {r.tps:>8,.0f} {r.latency_ms:>10.2f}"
+                f" {_per_tx_ms(r.client_cpu_s, r.transactions):>10}"
+                f" {_per_tx_ms(r.server_cpu_s, r.transactions):>10}"
                 f" {r.machine_busy:>8.0%} {ssa_tps} {ratio}"
             )
         eight = next((r for r in pgbench_results if r.clients == 8), None)
         if eight is not None and 8 in by_writers:
             ratio = by_writers[8].tps / eight.tps
             verdict = "met" if ratio >= 0.5 else "NOT met"
-            print(f"  target ssa(8 writers) >= 0.5 x pgbench(-c 8): {ratio:.2f} -> {verdict}")
+            print(f"  target: ssa (8 writers) >= 0.5 x pgbench (-c 8): {ratio:.2f}, {verdict}")
+    print(
+        "\n  client CPU, server CPU: CPU milliseconds per committed transaction, in the"
+        " writer\n  processes (or pgbench) and in the local PostgreSQL server's processes;"
+        "\n  CPU busy: share of all the machine's CPUs busy during the measurement."
+    )
 
     print()
     for m in measurements:
@@ -665,11 +734,17 @@ def report(
             f"ledger engine={m.engine} writers={m.writers} tps={m.tps:.1f}"
             f" p50_ms={m.p50_ms:.3f} p99_ms={m.p99_ms:.3f} committed={m.committed}"
             f" refused={m.refused} errors={m.errors} seconds={m.wall_s:.2f}"
+            f" client_cpu_ms={_per_tx_ms(m.client_cpu_s, m.committed)}"
+            f" server_cpu_ms={_per_tx_ms(m.server_cpu_s, m.committed)}"
         )
     for r in pgbench_results:
         ssa = by_writers.get(r.clients)
         ratio = f" ratio={ssa.tps / r.tps:.3f}" if ssa else ""
-        print(f"pgbench clients={r.clients} jobs={r.jobs} tps={r.tps:.1f}{ratio}")
+        print(
+            f"pgbench clients={r.clients} jobs={r.jobs} tps={r.tps:.1f}{ratio}"
+            f" client_cpu_ms={_per_tx_ms(r.client_cpu_s, r.transactions)}"
+            f" server_cpu_ms={_per_tx_ms(r.server_cpu_s, r.transactions)}"
+        )
 
 
 if __name__ == "__main__":

@@ -6,18 +6,27 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from starlette.middleware.sessions import SessionMiddleware
 
 from ssa import __version__, health
-from ssa.db import make_engine
+from ssa.auth import oidc
+from ssa.auth import routes as auth_routes
+from ssa.auth.tokens import TokenSigner
+from ssa.db import is_sqlite, make_engine
+from ssa.funds import routes as fund_routes
 from ssa.migrations import head_revisions
 from ssa.problems import install_problem_handlers
-from ssa.settings import Settings, get_settings
+from ssa.settings import DEVELOPMENT_SECRET_KEY, Settings, get_settings
 
 logger = logging.getLogger("ssa")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    if settings.secret_key == DEVELOPMENT_SECRET_KEY and not is_sqlite(settings.database_url):
+        raise RuntimeError(
+            "Refusing to start on PostgreSQL with the development secret key: set SSA_SECRET_KEY."
+        )
     engine = make_engine(settings)
 
     @asynccontextmanager
@@ -34,7 +43,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.migration_heads = head_revisions()
+    app.state.token_signer = TokenSigner(settings)
     install_problem_handlers(app)
+    # The web session (OpenID Connect login, pages): a signed, HttpOnly, SameSite cookie.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="ssa_session",
+        max_age=12 * 3600,
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
 
     @app.middleware("http")
     async def request_id(
@@ -47,4 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     app.include_router(health.router)
+    app.include_router(auth_routes.router)
+    app.include_router(oidc.router)
+    app.include_router(fund_routes.router)
     return app

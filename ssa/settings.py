@@ -18,9 +18,23 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; PostgreSQL as postgresql+psycopg://user@host/db",
     )
     secret_key: str = DEVELOPMENT_SECRET_KEY
+    # Earlier secret keys, comma-separated: tokens they signed stay valid until they expire.
+    previous_secret_keys: str = ""
+    token_issuer: str = "ssa"  # noqa: S105 (a name, not a secret)
+    token_audience: str = "ssa-api"  # noqa: S105 (a name, not a secret)
+    access_token_seconds: int = 15 * 60
+    refresh_token_days: int = 30
+    invitation_days: int = 7
+    # Failed password logins: slowed after `login_slow_after`, locked after `login_lock_after`.
+    login_slow_after: int = 3
+    login_lock_after: int = 10
+    login_lock_minutes: int = 15
+    address_lock_after: int = 50
     sqlite_busy_timeout_ms: int = 30_000
     database_pool_size: int = 10
     log_level: str = "INFO"
+    # Mark cookies Secure (set when served over TLS, directly or behind a proxy).
+    secure_cookies: bool = False
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None

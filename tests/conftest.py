@@ -20,6 +20,9 @@ from ssa.funds.models import Fund
 from ssa.funds.service import create_fund
 from ssa.settings import Settings
 
+# The app refuses PostgreSQL with the development key; tests use their own.
+os.environ.setdefault("SSA_SECRET_KEY", "test-secret-key-not-for-production")
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "SSA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
