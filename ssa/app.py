@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request, Response
 from starlette.middleware.sessions import SessionMiddleware
 
 from ssa import __version__, health
+from ssa.audit import routes as audit_routes
 from ssa.auth import oidc
 from ssa.auth import routes as auth_routes
 from ssa.auth.tokens import TokenSigner
@@ -69,4 +70,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_routes.router)
     app.include_router(oidc.router)
     app.include_router(fund_routes.router)
+    app.include_router(audit_routes.router)
     return app

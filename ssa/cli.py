@@ -48,6 +48,35 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}")
 
 
+@main.group()
+def admin() -> None:
+    """Instance administrators."""
+
+
+@admin.command("create")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", "display_name", default="Administrator", show_default=True)
+def admin_create(email: str, password: str, display_name: str) -> None:
+    """Create an instance administrator (or make an existing user one)."""
+    from ssa.auth.roles import Role
+    from ssa.auth.service import create_user, find_user_by_email, grant_role, set_password
+
+    engine = make_engine(get_settings())
+    with unit_of_work(engine) as session:
+        user = find_user_by_email(db_session=session, email=email)
+        if user is None:
+            user = create_user(
+                db_session=session, email=email, display_name=display_name, password=password
+            )
+        else:
+            set_password(db_session=session, user=user, password=password)
+        grant_role(db_session=session, actor="system:cli", user_id=user.id, role=Role.admin)
+        user_id = user.id
+    engine.dispose()
+    click.echo(f"administrator {email} ({user_id})")
+
+
 @main.command()
 def demo() -> None:
     """Load the Gironde-like demo installation (safe to run again)."""

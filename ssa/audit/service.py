@@ -2,8 +2,10 @@
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from ssa.audit.models import AuditEntry
@@ -47,11 +49,21 @@ def record(
 
 
 def list_entries(
-    *, db_session: Session, fund_id: uuid.UUID, limit: int, after_id: tuple[str, str] | None
+    *,
+    db_session: Session,
+    fund_id: uuid.UUID,
+    limit: int,
+    before: tuple[datetime, uuid.UUID] | None = None,
 ) -> list[AuditEntry]:
-    """Newest first; `after_id` is the (created_at ISO, id) of the last entry already seen."""
+    """Newest first, starting after the (created_at, id) position of the last one seen."""
     query = select(AuditEntry).where(col(AuditEntry.fund_id) == fund_id)
-    if after_id is not None:
-        query = query.where(col(AuditEntry.id) != uuid.UUID(after_id[1]))
+    if before is not None:
+        at, last_id = before
+        query = query.where(
+            or_(
+                col(AuditEntry.created_at) < at,
+                and_(col(AuditEntry.created_at) == at, col(AuditEntry.id) < last_id),
+            )
+        )
     query = query.order_by(col(AuditEntry.created_at).desc(), col(AuditEntry.id).desc())
     return list(db_session.exec(query.limit(limit)).all())

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from ssa.auth.models import OAuthClient, RoleGrant, User
 from ssa.auth.roles import Role
+from ssa.auth.service import membership_of
 from ssa.auth.tokens import InvalidToken, TokenSigner
 from ssa.db import get_db_session
 from ssa.problems import Problem
@@ -121,15 +122,8 @@ def load_principal(db_session: Session, subject: str) -> Principal | None:
 
 
 def _households_of(db_session: Session, user_id: uuid.UUID) -> frozenset[uuid.UUID]:
-    """The households whose person this user is (filled in by the households domain)."""
-    for finder in HOUSEHOLD_FINDERS:
-        return frozenset(finder(db_session, user_id))
-    return frozenset()
-
-
-# The households domain registers how to find a user's household, so that auth does
-# not import it (it comes later in the dependency order).
-HOUSEHOLD_FINDERS: list[Callable[[Session, uuid.UUID], set[uuid.UUID]]] = []
+    membership = membership_of(db_session=db_session, user_id=user_id)
+    return frozenset({membership[0]}) if membership else frozenset()
 
 
 def get_principal(request: Request, db_session: DbSession) -> Principal:

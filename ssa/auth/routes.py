@@ -1,5 +1,154 @@
-"""Routes (being written)."""
+"""Identity endpoints: tokens, invitations, the caller, users and fund roles."""
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
+from urllib.parse import parse_qs
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from ssa.auth import service
+from ssa.auth.deps import Authorize, CurrentPrincipal, DbSession, Principal, fund_path, instance
+from ssa.auth.models import User
+from ssa.auth.roles import Role
+from ssa.auth.schemas import (
+    InvitationAcceptedOut,
+    InvitationAcceptIn,
+    MeOut,
+    RoleGrantIn,
+    RoleGrantOut,
+    RoleOut,
+    TerminalMeOut,
+    UserCreatedOut,
+    UserIn,
+)
+from ssa.auth.server import token_response
+from ssa.funds.service import get_fund
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+_TOKEN_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["grant_type"],
+                    "properties": {
+                        "grant_type": {
+                            "type": "string",
+                            "enum": ["password", "client_credentials", "refresh_token"],
+                        },
+                        "username": {"type": "string"},
+                        "password": {"type": "string"},
+                        "client_id": {"type": "string"},
+                        "client_secret": {"type": "string"},
+                        "refresh_token": {"type": "string"},
+                    },
+                }
+            }
+        },
+    },
+    "responses": {
+        "200": {"description": "Tokens (RFC 6749 §5.1)"},
+        "400": {"description": "RFC 6749 error: invalid_request, invalid_grant..."},
+        "401": {"description": "RFC 6749 error: invalid_client"},
+    },
+}
+
+
+@router.post("/auth/token", openapi_extra=_TOKEN_FORM, response_model=None)
+async def token(request: Request, db_session: DbSession) -> JSONResponse:
+    """OAuth2 token endpoint: password, client_credentials and refresh_token grants."""
+    body = (await request.body()).decode("utf-8", errors="replace")
+    form = parse_qs(body, keep_blank_values=False, max_num_fields=20)
+    address = request.client.host if request.client else None
+    status, payload, headers = await run_in_threadpool(
+        token_response,
+        db_session=db_session,
+        signer=request.app.state.token_signer,
+        settings=request.app.state.settings,
+        method=request.method,
+        uri=str(request.url),
+        headers=dict(request.headers),
+        form=form,
+        address=address,
+    )
+    return JSONResponse(payload, status_code=status, headers=headers)
+
+
+@router.post("/auth/invitations/accept", response_model=InvitationAcceptedOut)
+def accept_invitation(body: InvitationAcceptIn, db_session: DbSession) -> InvitationAcceptedOut:
+    """Set a password with a one-time invitation token."""
+    user = service.accept_invitation(
+        db_session=db_session, token=body.token, password=body.password
+    )
+    return InvitationAcceptedOut(user_id=user.id, email=user.email)
+
+
+@router.get("/me", response_model=MeOut | TerminalMeOut)
+def me(principal: CurrentPrincipal, db_session: DbSession) -> MeOut | TerminalMeOut:
+    """Who the token belongs to, and its roles."""
+    if principal.user_id is None:
+        return TerminalMeOut(
+            client_id=principal.client_id or "",
+            outlet_id=principal.terminal_outlet_id,
+            roles=[RoleOut(role=Role.terminal, outlet_id=principal.terminal_outlet_id)],
+        )
+    user = db_session.get(User, principal.user_id)
+    assert user is not None  # the principal was loaded from it in this transaction
+    roles = [RoleOut.model_validate(r) for r in service.roles_claim(db_session, user.id)]
+    membership = service.membership_of(db_session=db_session, user_id=user.id)
+    return MeOut(
+        user_id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        roles=roles,
+        household_id=membership[0] if membership else None,
+        person_id=membership[1] if membership else None,
+    )
+
+
+@router.post("/users", status_code=201, response_model=UserCreatedOut)
+def create_user(
+    body: UserIn,
+    request: Request,
+    db_session: DbSession,
+    principal: Annotated[Principal, Depends(Authorize(Role.admin, Role.coordinator, on=instance))],
+) -> UserCreatedOut:
+    """Create a user and a one-time invitation (admin, or a coordinator of any fund)."""
+    user = service.create_user(
+        db_session=db_session, email=body.email, display_name=body.display_name
+    )
+    invitation = service.invite(
+        db_session=db_session, user=user, settings=request.app.state.settings
+    )
+    service.audit_user_created(
+        db_session=db_session, actor=principal.actor, user=user, request_id=request.state.request_id
+    )
+    return UserCreatedOut(
+        id=user.id, email=user.email, display_name=user.display_name, invitation_token=invitation
+    )
+
+
+@router.post("/funds/{fund_id}/roles", status_code=201, response_model=RoleGrantOut)
+def grant_fund_role(
+    fund_id: uuid.UUID,
+    body: RoleGrantIn,
+    request: Request,
+    db_session: DbSession,
+    principal: Annotated[Principal, Depends(Authorize(Role.admin, Role.coordinator, on=fund_path))],
+) -> RoleGrantOut:
+    """Grant coordinator, treasurer or auditor in a fund (admin, or the fund's coordinator)."""
+    get_fund(db_session=db_session, fund_id=fund_id)
+    grant = service.grant_role(
+        db_session=db_session,
+        actor=principal.actor,
+        user_id=body.user_id,
+        role=Role(body.role),
+        fund_id=fund_id,
+        request_id=request.state.request_id,
+    )
+    return RoleGrantOut(id=grant.id, user_id=grant.user_id, role=grant.role, fund_id=fund_id)

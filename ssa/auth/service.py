@@ -1,6 +1,7 @@
 """Users, invitations, role grants and the tokens handed to a logged-in user."""
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -209,3 +210,31 @@ def issue_tokens_for_user(
     )
     refresh = issue_refresh_token(db_session=db_session, user_id=user.id, settings=settings)
     return IssuedTokens(access_token=access, expires_in=expires_in, refresh_token=refresh)
+
+
+def audit_user_created(
+    *, db_session: Session, actor: str, user: User, request_id: str | None
+) -> None:
+    record(
+        db_session=db_session,
+        actor=actor,
+        action="user.create",
+        target_type="user",
+        target_id=user.id,
+        after={"email": user.email, "display_name": user.display_name},
+        request_id=request_id,
+    )
+
+
+def membership_of(*, db_session: Session, user_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """(household id, person id) of the person this user is, once households exist."""
+    for finder in MEMBERSHIP_FINDERS:
+        found = finder(db_session, user_id)
+        if found is not None:
+            return found
+    return None
+
+
+# The households domain registers how to find a user's person, so that auth, which it
+# depends on, does not import it.
+MEMBERSHIP_FINDERS: list[Callable[[Session, uuid.UUID], tuple[uuid.UUID, uuid.UUID] | None]] = []

@@ -1,0 +1,85 @@
+"""Slowing, then locking, repeated failed password logins per account and per address."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from ssa.auth.models import LoginThrottle
+from ssa.settings import Settings
+from ssa.timeutil import utcnow
+
+MAX_SLOWDOWN_SECONDS = 60
+
+
+def _subjects(email: str, address: str | None) -> list[str]:
+    subjects = [f"account:{email.strip().lower()}"]
+    if address:
+        subjects.append(f"address:{address}")
+    return subjects
+
+
+def locked_until(db_session: Session, *, email: str, address: str | None) -> datetime | None:
+    """When the account or the address may try again, if it may not now."""
+    now = utcnow()
+    rows = db_session.exec(
+        select(LoginThrottle.locked_until).where(
+            col(LoginThrottle.subject).in_(_subjects(email, address))
+        )
+    ).all()
+    waits = [until for until in rows if until is not None and until > now]
+    return max(waits) if waits else None
+
+
+def _row(db_session: Session, subject: str) -> LoginThrottle:
+    row = db_session.exec(
+        select(LoginThrottle).where(col(LoginThrottle.subject) == subject)
+    ).first()
+    if row is not None:
+        return row
+    row = LoginThrottle(subject=subject)
+    try:
+        with db_session.begin_nested():
+            db_session.add(row)
+            db_session.flush()
+    except IntegrityError:  # another failed login created it at the same moment
+        row = db_session.exec(
+            select(LoginThrottle).where(col(LoginThrottle.subject) == subject)
+        ).one()
+    return row
+
+
+def record_failure(
+    db_session: Session, *, email: str, address: str | None, settings: Settings
+) -> None:
+    """Count a failure: after a few, each try waits longer; after many, a long lock."""
+    now = utcnow()
+    for subject in _subjects(email, address):
+        row = _row(db_session, subject)
+        row.failures += 1
+        row.last_failure_at = now
+        lock_after = (
+            settings.login_lock_after
+            if subject.startswith("account:")
+            else settings.address_lock_after
+        )
+        if row.failures >= lock_after:
+            row.locked_until = now + timedelta(minutes=settings.login_lock_minutes)
+        elif row.failures >= settings.login_slow_after:
+            wait = min(2 ** (row.failures - settings.login_slow_after), MAX_SLOWDOWN_SECONDS)
+            row.locked_until = now + timedelta(seconds=wait)
+        db_session.add(row)
+    db_session.flush()
+
+
+def record_success(db_session: Session, *, email: str) -> None:
+    row = db_session.exec(
+        select(LoginThrottle).where(
+            col(LoginThrottle.subject) == f"account:{email.strip().lower()}"
+        )
+    ).first()
+    if row is not None:
+        row.failures = 0
+        row.locked_until = None
+        db_session.add(row)
+        db_session.flush()

@@ -1,0 +1,36 @@
+"""Cursor pagination as the API contract says: `?limit=&cursor=` and `next_cursor`."""
+
+import base64
+import json
+from typing import Annotated, Any
+
+from fastapi import Query
+
+from ssa.problems import Problem
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Items per page (default 50, max 500)")]
+Cursor = Annotated[
+    str | None, Query(max_length=500, description="`next_cursor` of the previous page")
+]
+
+
+class BadCursor(Problem):
+    status = 422
+    code = "validation_error"
+    title = "Invalid cursor"
+
+
+def encode_cursor(*values: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode()
+
+
+def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
+    if cursor is None:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError) as exc:
+        raise BadCursor("The cursor is not one this API gave.") from exc
+    if not isinstance(values, list) or len(values) != arity:
+        raise BadCursor("The cursor is not one this API gave.")
+    return values
