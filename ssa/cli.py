@@ -4,12 +4,17 @@ import sys
 
 import click
 import uvicorn
+from pydantic import ValidationError
 from sqlmodel import select
 
 from ssa import migrations
 from ssa.db import make_engine, unit_of_work
 from ssa.funds.models import Fund
+from ssa.funds.presets import Preset
+from ssa.funds.schemas import FundCreate
+from ssa.funds.service import create_fund
 from ssa.ledger.check import check_ledger
+from ssa.problems import Problem
 from ssa.settings import get_settings
 
 
@@ -113,3 +118,48 @@ def ledger_check(fund_slug: str | None) -> None:
     for result in results:
         click.echo(f"{'ok  ' if result.ok else 'FAIL'} {result.name}: {result.detail}")
     sys.exit(0 if all(r.ok for r in results) else 1)
+
+
+@main.group()
+def fund() -> None:
+    """Funds."""
+
+
+@fund.command("create")
+@click.option("--slug", required=True, help="Lowercase letters, digits and hyphens.")
+@click.option("--name", required=True)
+@click.option("--iban", required=True, help="The account contributions are paid to.")
+@click.option("--bic", default=None)
+@click.option(
+    "--preset",
+    type=click.Choice([preset.value for preset in Preset]),
+    default=Preset.gironde.value,
+    show_default=True,
+    help="The pilot whose policy the fund starts from.",
+)
+def fund_create(slug: str, name: str, iban: str, bic: str | None, preset: str) -> None:
+    """Create a fund with a preset policy and its ledger accounts."""
+    try:
+        details = FundCreate(slug=slug, name=name, iban=iban, bic=bic, preset=Preset(preset))
+    except ValidationError as exc:
+        for error in exc.errors():
+            click.echo(f"{'.'.join(map(str, error['loc']))}: {error['msg']}", err=True)
+        sys.exit(2)
+    engine = make_engine(get_settings())
+    try:
+        with unit_of_work(engine) as session:
+            created = create_fund(
+                db_session=session,
+                slug=details.slug,
+                name=details.name,
+                iban=details.iban,
+                bic=details.bic,
+                preset=details.preset,
+                actor="cli",
+            )
+    except Problem as exc:
+        click.echo(f"{exc.code}: {exc.detail}", err=True)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+    click.echo(f"fund {created.slug}: created ({created.id}), policy {details.preset.value}")

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     login_slow_after: int = 3
     login_lock_after: int = 10
     login_lock_minutes: int = 15
+    address_slow_after: int = 20
     address_lock_after: int = 50
     sqlite_busy_timeout_ms: int = 30_000
     database_pool_size: int = 10

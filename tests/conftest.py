@@ -8,6 +8,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -19,6 +20,10 @@ from ssa.db import make_engine
 from ssa.funds.models import Fund
 from ssa.funds.service import create_fund
 from ssa.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
 
 # The app refuses PostgreSQL with the development key; tests use their own.
 os.environ.setdefault("SSA_SECRET_KEY", "test-secret-key-not-for-production")
@@ -140,3 +145,77 @@ def fund(engine: Engine) -> Fund:
         )
         db_session.commit()
         return created
+
+
+# --- The app, users and tokens -------------------------------------------------------
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator["FastAPI"]:
+    from ssa.app import create_app
+
+    application = create_app(Settings(database_url=database_url))
+    yield application
+    application.state.engine.dispose()
+
+
+@pytest.fixture
+def client(app: "FastAPI") -> Iterator["TestClient"]:
+    from fastapi.testclient import TestClient
+
+    # Each test calls from its own address, so login throttling per address stays per test.
+    address = f"192.0.2.{uuid.uuid4().int % 250 + 1}:{uuid.uuid4().int % 60000}"
+    host, port = address.split(":")
+    with TestClient(
+        app, base_url="http://localhost", raise_server_exceptions=False, client=(host, int(port))
+    ) as test_client:
+        yield test_client
+
+
+class People:
+    """Makes users with roles and bearer headers for them, straight in the database."""
+
+    def __init__(self, app: "FastAPI", engine: Engine) -> None:
+        self.app = app
+        self.engine = engine
+
+    def user(
+        self,
+        *grants: tuple[str, uuid.UUID | None],
+        password: str = "a long enough password",
+        email: str | None = None,
+    ) -> uuid.UUID:
+        from ssa.auth.roles import Role
+        from ssa.auth.service import create_user, grant_role
+
+        with Session(self.engine, expire_on_commit=False) as db_session:
+            user = create_user(
+                db_session=db_session,
+                email=email or f"{uuid.uuid4().hex[:12]}@example.org",
+                display_name="Test user",
+                password=password,
+            )
+            for role, scope in grants:
+                outlet = Role(role) in (Role.manager, Role.cashier)
+                grant_role(
+                    db_session=db_session,
+                    actor="system:test",
+                    user_id=user.id,
+                    role=Role(role),
+                    fund_id=None if outlet else scope,
+                    outlet_id=scope if outlet else None,
+                )
+            db_session.commit()
+            return user.id
+
+    def headers(self, user_id: uuid.UUID) -> dict[str, str]:
+        token, _ = self.app.state.token_signer.issue(subject=f"user:{user_id}", roles=[])
+        return {"Authorization": f"Bearer {token}"}
+
+    def as_(self, *grants: tuple[str, uuid.UUID | None]) -> dict[str, str]:
+        return self.headers(self.user(*grants))
+
+
+@pytest.fixture
+def people(app: "FastAPI", engine: Engine) -> People:
+    return People(app, engine)

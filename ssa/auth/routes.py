@@ -72,7 +72,7 @@ async def token(request: Request, db_session: DbSession) -> JSONResponse:
         settings=request.app.state.settings,
         method=request.method,
         uri=str(request.url),
-        headers=dict(request.headers),
+        headers=request.headers,
         form=form,
         address=address,
     )

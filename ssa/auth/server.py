@@ -8,6 +8,7 @@ database through the request's session. Three grants, as the API contract says:
 
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -59,7 +60,7 @@ class TokenRequest(OAuth2Request):  # type: ignore[misc]
     """
 
     def __init__(
-        self, *, method: str, uri: str, headers: dict[str, str], form: dict[str, list[str]]
+        self, *, method: str, uri: str, headers: Mapping[str, str], form: dict[str, list[str]]
     ):
         self.method = method
         self.uri = uri
@@ -323,7 +324,7 @@ def token_response(
     settings: Settings,
     method: str,
     uri: str,
-    headers: dict[str, str],
+    headers: Mapping[str, str],
     form: dict[str, list[str]],
     address: str | None,
 ) -> tuple[int, dict[str, Any], dict[str, str]]:

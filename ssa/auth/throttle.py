@@ -58,15 +58,14 @@ def record_failure(
         row = _row(db_session, subject)
         row.failures += 1
         row.last_failure_at = now
-        lock_after = (
-            settings.login_lock_after
-            if subject.startswith("account:")
-            else settings.address_lock_after
-        )
+        if subject.startswith("account:"):
+            slow_after, lock_after = settings.login_slow_after, settings.login_lock_after
+        else:  # an address may be shared (a fund's office, a library): more room
+            slow_after, lock_after = settings.address_slow_after, settings.address_lock_after
         if row.failures >= lock_after:
             row.locked_until = now + timedelta(minutes=settings.login_lock_minutes)
-        elif row.failures >= settings.login_slow_after:
-            wait = min(2 ** (row.failures - settings.login_slow_after), MAX_SLOWDOWN_SECONDS)
+        elif row.failures >= slow_after:
+            wait = min(2 ** (row.failures - slow_after), MAX_SLOWDOWN_SECONDS)
             row.locked_until = now + timedelta(seconds=wait)
         db_session.add(row)
     db_session.flush()

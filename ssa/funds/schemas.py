@@ -9,9 +9,9 @@ unit is `rate_percent` of that income, taken from the first bracket whose
 never below the policy's minimum.
 """
 
-import re
 import uuid
 from datetime import datetime
+from itertools import pairwise
 from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -48,10 +48,10 @@ def _check_scale(brackets: list[ScaleBracket]) -> list[ScaleBracket]:
     bounds = [bracket.up_to_cents for bracket in brackets]
     if bounds[-1] is not None:
         raise ValueError("the last bracket of the scale has up_to_cents null (no upper bound)")
-    finite = bounds[:-1]
-    if any(bound is None for bound in finite):
+    finite = [bound for bound in bounds[:-1] if bound is not None]
+    if len(finite) != len(bounds) - 1:
         raise ValueError("only the last bracket of the scale may have up_to_cents null")
-    if any(b <= a for a, b in zip(finite, finite[1:], strict=False)):  # type: ignore[operator]
+    if any(b <= a for a, b in pairwise(finite)):
         raise ValueError("the brackets' up_to_cents must be strictly ascending")
     return brackets
 
@@ -178,7 +178,3 @@ class FundOut(FundSummary):
 class FundList(BaseModel):
     items: list[FundSummary]
     next_cursor: str | None
-
-
-def is_slug(value: str) -> bool:
-    return 2 <= len(value) <= 64 and re.fullmatch(SLUG_PATTERN, value) is not None
