@@ -54,6 +54,8 @@ class Scope:
     fund_id: uuid.UUID | None = None
     outlet_id: uuid.UUID | None = None
     household_id: uuid.UUID | None = None
+    # For actions that are not about one fund (creating a user): any fund will do.
+    any_fund: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class Principal:
             return scope.household_id is not None and scope.household_id in self.household_ids
         if role in (Role.manager, Role.cashier):
             return scope.outlet_id is not None and (role, scope.outlet_id) in self.grants
+        if scope.any_fund:
+            return bool(self.fund_ids(role))
         return scope.fund_id is not None and (role, scope.fund_id) in self.grants
 
     def fund_ids(self, *roles: Role) -> set[uuid.UUID]:
@@ -163,6 +167,10 @@ ScopeResolver = Callable[[Request, Session], Scope]
 
 def instance(_request: Request, _db_session: Session) -> Scope:
     return Scope()
+
+
+def any_fund(_request: Request, _db_session: Session) -> Scope:
+    return Scope(any_fund=True)
 
 
 def fund_path(request: Request, _db_session: Session) -> Scope:

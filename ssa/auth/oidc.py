@@ -215,7 +215,7 @@ async def oidc_login(request: Request, next: str | None = None) -> Response:
     redirect_uri = str(request.url_for("oidc_callback"))
     try:
         response: Response = await client.authorize_redirect(request, redirect_uri)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, ValueError, KeyError, RuntimeError) as exc:
         logger.warning("OIDC discovery failed: %r", exc)
         raise OidcProviderUnavailable() from exc
     request.session[SESSION_NEXT] = local_path(next)

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ssa.auth import service
-from ssa.auth.deps import Authorize, CurrentPrincipal, DbSession, Principal, fund_path, instance
+from ssa.auth.deps import Authorize, CurrentPrincipal, DbSession, Principal, any_fund, fund_path
 from ssa.auth.models import User
 from ssa.auth.roles import Role
 from ssa.auth.schemas import (
@@ -116,7 +116,7 @@ def create_user(
     body: UserIn,
     request: Request,
     db_session: DbSession,
-    principal: Annotated[Principal, Depends(Authorize(Role.admin, Role.coordinator, on=instance))],
+    principal: Annotated[Principal, Depends(Authorize(Role.admin, Role.coordinator, on=any_fund))],
 ) -> UserCreatedOut:
     """Create a user and a one-time invitation (admin, or a coordinator of any fund)."""
     user = service.create_user(
