@@ -19,6 +19,7 @@ from ssa.funds.schemas import (
     PolicyHistory,
     PolicyOut,
     PolicyUpdate,
+    PolicyVersion,
 )
 from ssa.idempotency.service import fingerprint, run_once, validate_key
 
@@ -140,4 +141,6 @@ def get_policy_history(
 ) -> PolicyHistory:
     """Every version, oldest first."""
     versions = service.policy_history(db_session=db_session, fund_id=fund_id)
-    return PolicyHistory(items=[_policy_out(version) for version in versions])
+    return PolicyHistory(
+        items=[PolicyVersion.model_validate(version, from_attributes=True) for version in versions]
+    )

@@ -140,12 +140,19 @@ class PolicyUpdate(PolicyFields):
 
 
 class PolicyOut(PolicyFields):
+    """A policy version as read: what a PUT takes back unchanged (with another period)."""
+
     effective_period: str
+
+
+class PolicyVersion(PolicyOut):
+    """A version in the history, with when it was recorded."""
+
     created_at: datetime
 
 
 class PolicyHistory(BaseModel):
-    items: list[PolicyOut]
+    items: list[PolicyVersion]
 
 
 class FundCreate(Strict):
