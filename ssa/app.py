@@ -15,8 +15,12 @@ from ssa.auth import routes as auth_routes
 from ssa.auth.tokens import TokenSigner
 from ssa.db import is_sqlite, make_engine
 from ssa.funds import routes as fund_routes
+from ssa.households import contribution_routes
+from ssa.households import routes as household_routes
+from ssa.issuance import routes as issuance_routes
 from ssa.migrations import head_revisions
 from ssa.problems import install_problem_handlers
+from ssa.reports import routes as report_routes
 from ssa.settings import DEVELOPMENT_SECRET_KEY, Settings, get_settings
 
 logger = logging.getLogger("ssa")
@@ -71,4 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(oidc.router)
     app.include_router(fund_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(household_routes.router)
+    app.include_router(contribution_routes.router)
+    app.include_router(issuance_routes.router)
+    app.include_router(report_routes.router)
     return app

@@ -4,20 +4,35 @@ from ssa.audit.models import AuditEntry
 from ssa.auth.models import Invitation, LoginThrottle, OAuthClient, RefreshToken, RoleGrant, User
 from ssa.db import metadata
 from ssa.funds.models import Fund, FundPolicy
+from ssa.households.models import (
+    Contribution,
+    ContributionWaiver,
+    Household,
+    MemberNumberCounter,
+    Person,
+)
 from ssa.idempotency.models import IdempotencyKey
+from ssa.issuance.models import HouseholdIssuance, PeriodClose
 from ssa.ledger.models import LedgerAccount, LedgerPosting, LedgerTransaction
 
 __all__ = [
     "AuditEntry",
+    "Contribution",
+    "ContributionWaiver",
     "Fund",
     "FundPolicy",
+    "Household",
+    "HouseholdIssuance",
     "IdempotencyKey",
     "Invitation",
     "LedgerAccount",
     "LedgerPosting",
     "LedgerTransaction",
     "LoginThrottle",
+    "MemberNumberCounter",
     "OAuthClient",
+    "PeriodClose",
+    "Person",
     "RefreshToken",
     "RoleGrant",
     "User",

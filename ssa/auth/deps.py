@@ -18,7 +18,8 @@ from ssa.auth.roles import Role
 from ssa.auth.service import membership_of
 from ssa.auth.tokens import InvalidToken, TokenSigner
 from ssa.db import get_db_session
-from ssa.problems import Problem
+from ssa.households.models import Household
+from ssa.problems import NotFound, Problem
 
 DbSession = Annotated[Session, Depends(get_db_session, scope="function")]
 
@@ -196,3 +197,12 @@ class Authorize:
             request.state.scope = scope
             return principal
         raise Forbidden()
+
+
+def household_path(request: Request, db_session: Session) -> Scope:
+    """The household in the path, and its fund: 404 when there is none."""
+    household_id = _path_uuid(request, "household_id")
+    household = db_session.get(Household, household_id)
+    if household is None:
+        raise NotFound("No such household.")
+    return Scope(fund_id=household.fund_id, household_id=household.id)

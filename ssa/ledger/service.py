@@ -190,8 +190,30 @@ def post_transaction(
             for leg in legs
         ],
     )
-    # Inserting the transaction row seals it: the database checks the sum here
-    # (SQLite) or at commit (PostgreSQL), and refuses any later posting to it.
+    seal_transaction(
+        db_session=db_session,
+        fund_id=fund_id,
+        transaction_id=transaction_id,
+        kind=kind,
+        period=period,
+        memo=memo,
+        reverses_id=reverses_id,
+    )
+    return Posted(transaction_id=transaction_id, balances=balances)
+
+
+def seal_transaction(
+    *,
+    db_session: Session,
+    fund_id: uuid.UUID,
+    transaction_id: uuid.UUID,
+    kind: TransactionKind,
+    period: str | None = None,
+    memo: str | None = None,
+    reverses_id: uuid.UUID | None = None,
+) -> None:
+    """Insert the transaction row, which seals its postings: the database checks their sum
+    here (SQLite) or at commit (PostgreSQL), and refuses any later posting to it."""
     db_session.exec(
         insert(LedgerTransaction).values(
             id=transaction_id,
@@ -203,7 +225,32 @@ def post_transaction(
             created_at=utcnow(),
         )
     )
-    return Posted(transaction_id=transaction_id, balances=balances)
+
+
+def apply_postings_to_balances(*, db_session: Session, transaction_id: uuid.UUID) -> None:
+    """Move the stored balances by a transaction's postings in one set-based UPDATE.
+
+    For bulk transactions written with INSERT ... SELECT (issuance, expiry), where every
+    posting is on a distinct account; the CHECK constraint still refuses a balance
+    that would go below zero.
+    """
+    db_session.exec(
+        update(LedgerAccount)
+        .where(
+            col(LedgerAccount.id) == col(LedgerPosting.account_id),
+            col(LedgerPosting.transaction_id) == transaction_id,
+        )
+        .values(
+            balance_cents=col(LedgerAccount.balance_cents)
+            + case(
+                (
+                    col(LedgerPosting.side) == col(LedgerAccount.normal_side),
+                    col(LedgerPosting.amount_cents),
+                ),
+                else_=-col(LedgerPosting.amount_cents),
+            )
+        )
+    )
 
 
 def reverse_transaction(

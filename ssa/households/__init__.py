@@ -1,0 +1,1 @@
+"""Households: persons, member numbers, allowances, PINs and contributions."""

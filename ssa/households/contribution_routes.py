@@ -1,0 +1,164 @@
+"""Contribution, waiver and grant endpoints (treasurer and coordinator)."""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from ssa.auth.deps import Authorize, DbSession, Principal, fund_path
+from ssa.auth.roles import Role
+from ssa.households import contributions
+from ssa.households.schemas import (
+    ContributionIn,
+    ContributionOut,
+    ContributionStatusOut,
+    ContributionStatusPage,
+    GrantIn,
+    GrantOut,
+    WaiverIn,
+    WaiverOut,
+)
+from ssa.idempotency.http import idempotent
+from ssa.pagination import Cursor, Limit, decode_cursor, encode_cursor
+
+router = APIRouter(prefix="/api/v1/funds/{fund_id}", tags=["contributions"])
+
+Treasurer = Annotated[Principal, Depends(Authorize(Role.treasurer, on=fund_path))]
+Coordinator = Annotated[Principal, Depends(Authorize(Role.coordinator, on=fund_path))]
+StaffReader = Annotated[
+    Principal, Depends(Authorize(Role.treasurer, Role.coordinator, Role.auditor, on=fund_path))
+]
+PeriodQuery = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+MONEY: dict[int | str, dict[str, Any]] = {
+    400: {"description": "idempotency_key_required"},
+    409: {"description": "idempotency_conflict"},
+}
+
+
+@router.post("/contributions", status_code=201, response_model=ContributionOut, responses=MONEY)
+def record_contribution(
+    fund_id: uuid.UUID,
+    body: ContributionIn,
+    request: Request,
+    db_session: DbSession,
+    principal: Treasurer,
+) -> JSONResponse:
+    """Record euros received from a household for a period (treasurer; Idempotency-Key)."""
+
+    def work() -> tuple[int, ContributionOut]:
+        contribution = contributions.record_contribution(
+            db_session=db_session,
+            fund_id=fund_id,
+            household_id=body.household_id,
+            period=body.period,
+            amount_cents=body.amount_cents,
+            method=body.method,
+            received_on=body.received_on,
+            actor=principal.actor,
+            request_id=request.state.request_id,
+        )
+        return 201, ContributionOut.model_validate(contribution, from_attributes=True)
+
+    return idempotent(
+        request=request,
+        db_session=db_session,
+        caller=principal.actor,
+        body=body,
+        work=work,
+        required=True,
+    )
+
+
+@router.get("/contributions", response_model=ContributionStatusPage)
+def contribution_statuses(
+    fund_id: uuid.UUID,
+    db_session: DbSession,
+    _principal: StaffReader,
+    period: PeriodQuery,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> ContributionStatusPage:
+    """Each household's contribution for a period: paid, due, late or waived."""
+    after = decode_cursor(cursor, 1)
+    rows = contributions.statuses(
+        db_session=db_session,
+        fund_id=fund_id,
+        period=period,
+        limit=limit + 1,
+        after_member_number=str(after[0]) if after else None,
+    )
+    items = [ContributionStatusOut.model_validate(r, from_attributes=True) for r in rows[:limit]]
+    next_cursor = encode_cursor(rows[limit - 1].member_number) if len(rows) > limit else None
+    return ContributionStatusPage(items=items, next_cursor=next_cursor)
+
+
+@router.post("/contribution-waivers", status_code=201, response_model=WaiverOut)
+def waive(
+    fund_id: uuid.UUID,
+    body: WaiverIn,
+    request: Request,
+    db_session: DbSession,
+    principal: Coordinator,
+) -> JSONResponse:
+    """Waive a household's contribution for a period, for hardship (coordinator)."""
+
+    def work() -> tuple[int, WaiverOut]:
+        waiver = contributions.waive(
+            db_session=db_session,
+            fund_id=fund_id,
+            household_id=body.household_id,
+            period=body.period,
+            reason=body.reason,
+            actor=principal.actor,
+            request_id=request.state.request_id,
+        )
+        return 201, WaiverOut.model_validate(waiver, from_attributes=True)
+
+    return idempotent(
+        request=request,
+        db_session=db_session,
+        caller=principal.actor,
+        body=body,
+        work=work,
+        required=False,
+    )
+
+
+@router.post("/grants", status_code=201, response_model=GrantOut, responses=MONEY)
+def record_grant(
+    fund_id: uuid.UUID,
+    body: GrantIn,
+    request: Request,
+    db_session: DbSession,
+    principal: Treasurer,
+) -> JSONResponse:
+    """Record a grant from a funder (treasurer; Idempotency-Key)."""
+
+    def work() -> tuple[int, GrantOut]:
+        transaction_id = contributions.record_grant(
+            db_session=db_session,
+            fund_id=fund_id,
+            funder=body.funder,
+            amount_cents=body.amount_cents,
+            received_on=body.received_on,
+            reference=body.reference,
+            actor=principal.actor,
+            request_id=request.state.request_id,
+        )
+        return 201, GrantOut(
+            transaction_id=transaction_id,
+            funder=body.funder.strip(),
+            amount_cents=body.amount_cents,
+            received_on=body.received_on,
+            reference=body.reference,
+        )
+
+    return idempotent(
+        request=request,
+        db_session=db_session,
+        caller=principal.actor,
+        body=body,
+        work=work,
+        required=True,
+    )

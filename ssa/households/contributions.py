@@ -1,0 +1,237 @@
+"""Contributions, hardship waivers and grants: euros into the fund's bank account."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from ssa.audit.service import record
+from ssa.funds.service import current_period, get_fund
+from ssa.households.models import (
+    Contribution,
+    ContributionMethod,
+    ContributionWaiver,
+    Household,
+    HouseholdStatus,
+)
+from ssa.households.service import HouseholdNotFound
+from ssa.ledger.models import AccountKind, TransactionKind
+from ssa.ledger.service import credit, debit, open_account, post_transaction
+from ssa.problems import Conflict
+
+
+class WaiverExists(Conflict):
+    code = "waiver_exists"
+    title = "This period is already waived for this household"
+
+
+def _household_in_fund(
+    db_session: Session, fund_id: uuid.UUID, household_id: uuid.UUID
+) -> Household:
+    household = db_session.get(Household, household_id)
+    if household is None or household.fund_id != fund_id:
+        raise HouseholdNotFound()
+    return household
+
+
+def record_contribution(
+    *,
+    db_session: Session,
+    fund_id: uuid.UUID,
+    household_id: uuid.UUID,
+    period: str,
+    amount_cents: int,
+    method: ContributionMethod,
+    received_on: date,
+    actor: str,
+    request_id: str | None = None,
+) -> Contribution:
+    """Euros received from a household: bank debited, contribution income credited."""
+    household = _household_in_fund(db_session, fund_id, household_id)
+    bank = open_account(db_session=db_session, fund_id=fund_id, kind=AccountKind.bank)
+    income = open_account(
+        db_session=db_session, fund_id=fund_id, kind=AccountKind.contribution_income
+    )
+    posted = post_transaction(
+        db_session=db_session,
+        fund_id=fund_id,
+        kind=TransactionKind.contribution,
+        legs=[debit(bank.id, amount_cents), credit(income.id, amount_cents)],
+        period=period,
+        memo=f"Contribution {household.member_number} {period} ({method.value})",
+    )
+    contribution = Contribution(
+        fund_id=fund_id,
+        household_id=household.id,
+        period=period,
+        amount_cents=amount_cents,
+        method=method,
+        received_on=received_on,
+        transaction_id=posted.transaction_id,
+        recorded_by=actor,
+    )
+    db_session.add(contribution)
+    db_session.flush()
+    record(
+        db_session=db_session,
+        actor=actor,
+        action="contribution.record",
+        target_type="household",
+        target_id=household.id,
+        fund_id=fund_id,
+        after={"period": period, "amount_cents": amount_cents, "method": method.value},
+        request_id=request_id,
+    )
+    return contribution
+
+
+def waive(
+    *,
+    db_session: Session,
+    fund_id: uuid.UUID,
+    household_id: uuid.UUID,
+    period: str,
+    reason: str,
+    actor: str,
+    request_id: str | None = None,
+) -> ContributionWaiver:
+    household = _household_in_fund(db_session, fund_id, household_id)
+    existing = db_session.exec(
+        select(ContributionWaiver).where(
+            col(ContributionWaiver.household_id) == household.id,
+            col(ContributionWaiver.period) == period,
+        )
+    ).first()
+    if existing is not None:
+        raise WaiverExists()
+    waiver = ContributionWaiver(
+        fund_id=fund_id, household_id=household.id, period=period, reason=reason, granted_by=actor
+    )
+    db_session.add(waiver)
+    db_session.flush()
+    # The reason may say why the household is in hardship: it stays out of the log.
+    record(
+        db_session=db_session,
+        actor=actor,
+        action="contribution.waive",
+        target_type="household",
+        target_id=household.id,
+        fund_id=fund_id,
+        after={"period": period},
+        request_id=request_id,
+    )
+    return waiver
+
+
+def record_grant(
+    *,
+    db_session: Session,
+    fund_id: uuid.UUID,
+    funder: str,
+    amount_cents: int,
+    received_on: date,
+    reference: str | None,
+    actor: str,
+    request_id: str | None = None,
+) -> uuid.UUID:
+    """Euros from a funder: bank debited, that funder's grant income credited."""
+    get_fund(db_session=db_session, fund_id=fund_id)
+    bank = open_account(db_session=db_session, fund_id=fund_id, kind=AccountKind.bank)
+    income = open_account(
+        db_session=db_session,
+        fund_id=fund_id,
+        kind=AccountKind.grant_income,
+        reference=funder.strip(),
+    )
+    posted = post_transaction(
+        db_session=db_session,
+        fund_id=fund_id,
+        kind=TransactionKind.grant,
+        legs=[debit(bank.id, amount_cents), credit(income.id, amount_cents)],
+        period=received_on.strftime("%Y-%m"),
+        memo=f"Grant from {funder.strip()}" + (f" ({reference})" if reference else ""),
+    )
+    record(
+        db_session=db_session,
+        actor=actor,
+        action="grant.record",
+        target_type="fund",
+        target_id=fund_id,
+        fund_id=fund_id,
+        after={"funder": funder.strip(), "amount_cents": amount_cents, "reference": reference},
+        request_id=request_id,
+    )
+    return posted.transaction_id
+
+
+@dataclass(frozen=True)
+class ContributionStatus:
+    household_id: uuid.UUID
+    member_number: str
+    period: str
+    due_cents: int
+    paid_cents: int
+    status: str
+
+
+def status_of(
+    *, due_cents: int, paid_cents: int, waived: bool, period: str, today_period: str
+) -> str:
+    if waived:
+        return "waived"
+    if paid_cents >= due_cents:
+        return "paid"
+    return "late" if period < today_period else "due"
+
+
+def statuses(
+    *,
+    db_session: Session,
+    fund_id: uuid.UUID,
+    period: str,
+    limit: int,
+    after_member_number: str | None,
+) -> list[ContributionStatus]:
+    """Per household (not left) of the fund: what was due for the period and its status."""
+    query = select(Household).where(
+        col(Household.fund_id) == fund_id, col(Household.status) != HouseholdStatus.left.value
+    )
+    if after_member_number is not None:
+        query = query.where(col(Household.member_number) > after_member_number)
+    households = db_session.exec(query.order_by(col(Household.member_number)).limit(limit)).all()
+    ids = [h.id for h in households]
+    paid = dict(
+        db_session.exec(
+            select(Contribution.household_id, func.sum(Contribution.amount_cents))
+            .where(col(Contribution.household_id).in_(ids), col(Contribution.period) == period)
+            .group_by(col(Contribution.household_id))
+        ).all()
+    )
+    waived = set(
+        db_session.exec(
+            select(ContributionWaiver.household_id).where(
+                col(ContributionWaiver.household_id).in_(ids),
+                col(ContributionWaiver.period) == period,
+            )
+        ).all()
+    )
+    today = current_period()
+    return [
+        ContributionStatus(
+            household_id=h.id,
+            member_number=h.member_number,
+            period=period,
+            due_cents=h.chosen_contribution_cents,
+            paid_cents=int(paid.get(h.id, 0)),
+            status=status_of(
+                due_cents=h.chosen_contribution_cents,
+                paid_cents=int(paid.get(h.id, 0)),
+                waived=h.id in waived,
+                period=period,
+                today_period=today,
+            ),
+        )
+        for h in households
+    ]

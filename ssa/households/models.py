@@ -1,0 +1,135 @@
+"""Households, their persons, member-number counters, contributions and waivers."""
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from ssa.db import metadata as _metadata  # noqa: F401 (naming convention first)
+from ssa.timeutil import utcnow
+from ssa.types import UTCDateTime
+
+
+class HouseholdStatus(StrEnum):
+    active = "active"
+    suspended = "suspended"
+    left = "left"
+
+
+class ContributionMethod(StrEnum):
+    transfer = "transfer"
+    cash = "cash"
+    card = "card"
+    direct_debit = "direct_debit"
+
+
+class Household(SQLModel, table=True):
+    """People who live and eat together, with what they declared and chose to pay.
+
+    Income and identity are seen only by the household itself and the coordinator.
+    """
+
+    __tablename__ = "household"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'suspended', 'left')", name="status"),
+        CheckConstraint(
+            "monthly_income_cents >= 0 AND housing_costs_cents >= 0"
+            " AND other_fixed_costs_cents >= 0 AND food_budget_cents >= 0"
+            " AND chosen_contribution_cents >= 0",
+            name="non_negative",
+        ),
+        CheckConstraint("pin_failures >= 0", name="pin_failures"),
+        Index("ix_household_fund_status", "fund_id", "status"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    fund_id: uuid.UUID = Field(foreign_key="fund.id")
+    member_number: str = Field(max_length=20, unique=True)
+    status: HouseholdStatus = Field(default=HouseholdStatus.active, sa_type=String(10))
+    address_line1: str = Field(max_length=200)
+    postcode: str = Field(max_length=12)
+    city: str = Field(max_length=100)
+    monthly_income_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    housing_costs_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    other_fixed_costs_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    food_budget_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    chosen_contribution_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # The household's credits account in the ledger.
+    account_id: uuid.UUID = Field(foreign_key="ledger_account.id", unique=True)
+    joined_on: date
+    joined_period: str = Field(max_length=7)  # 'YYYY-MM' of joined_on, for set-based rules
+    # The last period in which the household spent credits (dormancy).
+    last_spending_period: str | None = Field(default=None, max_length=7)
+    # The PIN typed at the till: HMAC-SHA256 under the server key and a per-household salt.
+    pin_hash: str | None = Field(default=None, max_length=64)
+    pin_salt: str | None = Field(default=None, max_length=32)
+    pin_failures: int = 0
+    pin_locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Person(SQLModel, table=True):
+    """A member of a household; adults vote in the assembly."""
+
+    __tablename__ = "person"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    household_id: uuid.UUID = Field(foreign_key="household.id", index=True)
+    fund_id: uuid.UUID = Field(foreign_key="fund.id", index=True)
+    given_name: str = Field(max_length=100)
+    family_name: str = Field(max_length=100)
+    birth_date: date
+    email: str | None = Field(default=None, max_length=320)
+    user_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id", unique=True)
+    # Set when the person leaves the household: kept for history, no longer counted.
+    left_on: date | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MemberNumberCounter(SQLModel, table=True):
+    """The last number given under a prefix: taken under a row lock, never reused."""
+
+    __tablename__ = "member_number_counter"
+
+    prefix: str = Field(max_length=4, primary_key=True)
+    last_number: int = 0
+
+
+class Contribution(SQLModel, table=True):
+    """A contribution received for a period; its euros went into the bank account."""
+
+    __tablename__ = "contribution"
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint("method IN ('transfer', 'cash', 'card', 'direct_debit')", name="method"),
+        Index("ix_contribution_fund_period", "fund_id", "period"),
+        Index("ix_contribution_household_period", "household_id", "period"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    fund_id: uuid.UUID = Field(foreign_key="fund.id")
+    household_id: uuid.UUID = Field(foreign_key="household.id")
+    period: str = Field(max_length=7)
+    amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    method: ContributionMethod = Field(sa_type=String(20))
+    received_on: date
+    transaction_id: uuid.UUID = Field(foreign_key="ledger_transaction.id")
+    recorded_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ContributionWaiver(SQLModel, table=True):
+    """A period a household need not pay for, granted for hardship."""
+
+    __tablename__ = "contribution_waiver"
+    __table_args__ = (UniqueConstraint("household_id", "period"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    fund_id: uuid.UUID = Field(foreign_key="fund.id", index=True)
+    household_id: uuid.UUID = Field(foreign_key="household.id")
+    period: str = Field(max_length=7)
+    reason: str = Field(max_length=500)
+    granted_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,45 @@
+"""The `Idempotency-Key` header on POST routes: one helper every such route calls."""
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from ssa.idempotency.service import fingerprint, run_once, validate_key
+
+
+def idempotent(
+    *,
+    request: Request,
+    db_session: Session,
+    caller: str,
+    body: BaseModel | None,
+    work: Callable[[], tuple[int, Any]],
+    required: bool,
+) -> JSONResponse:
+    """Run `work` once per (caller, Idempotency-Key); a retry gets the same answer back
+    with `Idempotent-Replayed: true`. `required` for every POST that moves money."""
+    key = validate_key(request.headers.get("idempotency-key"), required=required)
+    request_print = fingerprint(
+        request.method,
+        request.url.path,
+        body.model_dump(mode="json") if body is not None else None,
+    )
+
+    def encoded_work() -> tuple[int, Any]:
+        status, payload = work()
+        return status, jsonable_encoder(payload)
+
+    outcome = run_once(
+        db_session=db_session,
+        caller=caller,
+        key=key,
+        request_fingerprint=request_print,
+        work=encoded_work,
+    )
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)

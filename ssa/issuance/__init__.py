@@ -1,0 +1,1 @@
+"""Monthly credits: issuing a period to every eligible household, and closing it."""

@@ -1,0 +1,164 @@
+"""Closing a period: the rollover policy applied once, with one expiry transaction."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Uuid, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+
+from ssa.audit.service import record
+from ssa.funds.models import Rollover
+from ssa.funds.service import get_fund, policy_for
+from ssa.issuance.models import PeriodClose
+from ssa.ledger.models import (
+    AccountKind,
+    LedgerAccount,
+    LedgerPosting,
+    Side,
+    TransactionKind,
+)
+from ssa.ledger.service import apply_postings_to_balances, open_account, seal_transaction
+from ssa.problems import Conflict
+from ssa.timeutil import utcnow
+
+
+class PeriodNotClosable(Conflict):
+    code = "period_not_closable"
+    title = "This period cannot be closed yet"
+
+
+@dataclass(frozen=True)
+class CloseSummary:
+    period: str
+    expired_cents: int
+    households: int
+    already_closed: bool
+
+
+def close_period(
+    *,
+    db_session: Session,
+    fund_id: uuid.UUID,
+    period: str,
+    actor: str = "system",
+    request_id: str | None = None,
+    today: date | None = None,
+) -> CloseSummary:
+    """Expire what the rollover policy does not carry over; a second close changes nothing."""
+    get_fund(db_session=db_session, fund_id=fund_id)
+    if period > (today or utcnow().date()).strftime("%Y-%m"):
+        raise PeriodNotClosable(f"{period} has not started yet.")
+    connection = db_session.connection()
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    close_id = uuid.uuid4()
+    # Claim the close first: a concurrent close waits here, then finds it done.
+    claimed = connection.execute(
+        dialect.insert(PeriodClose.__table__)  # type: ignore[attr-defined]
+        .values(
+            id=close_id,
+            fund_id=fund_id,
+            period=period,
+            expired_cents=0,
+            households=0,
+            closed_by=actor,
+            closed_at=utcnow(),
+        )
+        .on_conflict_do_nothing()
+    ).rowcount
+    if not claimed:
+        done = db_session.exec(
+            select(PeriodClose).where(  # type: ignore[call-overload]
+                col(PeriodClose.fund_id) == fund_id, col(PeriodClose.period) == period
+            )
+        ).scalar_one()
+        return CloseSummary(period, done.expired_cents, done.households, already_closed=True)
+
+    policy = policy_for(db_session=db_session, fund_id=fund_id, period=period)
+    keep = {Rollover.full: None, Rollover.none: 0, Rollover.capped: policy.rollover_cap_cents}[
+        policy.rollover
+    ]
+    expired, households, transaction_id = 0, 0, None
+    if keep is not None:
+        transaction_id = uuid.uuid4()
+        excess = col(LedgerAccount.balance_cents) - keep
+        connection.execute(
+            insert(LedgerPosting).from_select(
+                ["fund_id", "transaction_id", "account_id", "side", "amount_cents"],
+                select(
+                    col(LedgerAccount.fund_id),
+                    literal(transaction_id, type_=Uuid()),
+                    col(LedgerAccount.id),
+                    literal(Side.debit.value),
+                    excess,
+                ).where(
+                    col(LedgerAccount.fund_id) == fund_id,
+                    col(LedgerAccount.kind) == AccountKind.household_credits.value,
+                    excess > 0,
+                ),
+            )
+        )
+        households, expired = connection.execute(
+            select(func.count(), func.coalesce(func.sum(col(LedgerPosting.amount_cents)), 0)).where(
+                col(LedgerPosting.transaction_id) == transaction_id
+            )
+        ).one()
+        households, expired = int(households), int(expired)
+        if households:
+            _post_expiry(
+                db_session,
+                fund_id=fund_id,
+                period=period,
+                transaction_id=transaction_id,
+                total=expired,
+            )
+        else:
+            transaction_id = None
+    connection.execute(
+        update(PeriodClose)
+        .where(col(PeriodClose.id) == close_id)
+        .values(expired_cents=expired, households=households, transaction_id=transaction_id)
+    )
+    record(
+        db_session=db_session,
+        actor=actor,
+        action="period.close",
+        target_type="period",
+        target_id=period,
+        fund_id=fund_id,
+        after={
+            "rollover": policy.rollover.value,
+            "expired_cents": expired,
+            "households": households,
+        },
+        request_id=request_id,
+    )
+    return CloseSummary(period, expired, households, already_closed=False)
+
+
+def _post_expiry(
+    db_session: Session, *, fund_id: uuid.UUID, period: str, transaction_id: uuid.UUID, total: int
+) -> None:
+    connection = db_session.connection()
+    expense = open_account(
+        db_session=db_session, fund_id=fund_id, kind=AccountKind.allowance_expense
+    )
+    connection.execute(
+        insert(LedgerPosting).values(
+            fund_id=fund_id,
+            transaction_id=transaction_id,
+            account_id=expense.id,
+            side=Side.credit.value,
+            amount_cents=total,
+        )
+    )
+    apply_postings_to_balances(db_session=db_session, transaction_id=transaction_id)
+    seal_transaction(
+        db_session=db_session,
+        fund_id=fund_id,
+        transaction_id=transaction_id,
+        kind=TransactionKind.expiry,
+        period=period,
+        memo=f"Credits expired at the close of {period}",
+    )

@@ -1,0 +1,37 @@
+"""What the issuance endpoints take and return."""
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Period = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
+
+
+class IssuanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: Period
+    dry_run: bool = False
+
+
+class SkippedOut(BaseModel):
+    household_id: str
+    reason: str
+
+
+class IssuanceOut(BaseModel):
+    period: str
+    dry_run: bool
+    households_issued: int
+    total_cents: int
+    skipped: list[SkippedOut]
+    transaction_id: str | None = None
+    bank_cents: int
+    owed_cents: int
+
+
+class CloseOut(BaseModel):
+    period: str
+    expired_cents: int
+    households: int
+    already_closed: bool

@@ -1,0 +1,373 @@
+"""Issuing a period's credits to every eligible household, in one set-based run.
+
+The run is a handful of SQL statements, whatever the number of households: one
+INSERT ... SELECT claims (household, period) rows in `household_issuance` (unique, so
+a household is issued a period at most once, even when two runs race: the second
+waits on the first's rows and skips them), one INSERT ... SELECT writes the postings,
+one UPDATE ... FROM moves the balances, and the transaction row seals it all.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Uuid,
+    and_,
+    case,
+    exists,
+    extract,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+
+from ssa.audit.service import record
+from ssa.funds.models import FirstPeriod, FundPolicy
+from ssa.funds.service import current_period, get_fund, policy_for
+from ssa.households.models import Contribution, ContributionWaiver, Household, Person
+from ssa.issuance import periods
+from ssa.issuance.models import HouseholdIssuance, PeriodClose
+from ssa.ledger.models import (
+    AccountKind,
+    LedgerAccount,
+    LedgerPosting,
+    Side,
+    TransactionKind,
+)
+from ssa.ledger.service import apply_postings_to_balances, open_account, seal_transaction
+from ssa.problems import Conflict
+from ssa.timeutil import utcnow
+
+
+class PeriodNotIssuable(Conflict):
+    code = "period_not_issuable"
+    title = "This period cannot be issued"
+
+
+class InsufficientCoverage(Conflict):
+    code = "insufficient_coverage"
+    title = "Issuing would leave credits uncovered"
+
+
+@dataclass
+class IssuanceSummary:
+    period: str
+    dry_run: bool
+    households_issued: int
+    total_cents: int
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    transaction_id: uuid.UUID | None = None
+    bank_cents: int = 0
+    owed_cents: int = 0
+
+
+def check_issuable(db_session: Session, fund_id: uuid.UUID, period: str, today: date) -> None:
+    this_month = today.strftime("%Y-%m")
+    if period > periods.shift(this_month, 1):
+        raise PeriodNotIssuable(f"{period} is too far ahead: the latest is next month.")
+    closed = (
+        db_session.connection()
+        .execute(
+            select(col(PeriodClose.id)).where(
+                col(PeriodClose.fund_id) == fund_id, col(PeriodClose.period) == period
+            )
+        )
+        .first()
+    )
+    if closed is not None:
+        raise PeriodNotIssuable(f"{period} is closed.")
+
+
+def _settled_periods(fund_id: uuid.UUID, window: list[str]) -> Any:
+    """(household, period) pairs of the window that are paid in full or waived."""
+    paid = (
+        select(col(Contribution.household_id), col(Contribution.period))
+        .join(Household, col(Household.id) == col(Contribution.household_id))
+        .where(col(Contribution.fund_id) == fund_id, col(Contribution.period).in_(window))
+        .group_by(
+            col(Contribution.household_id),
+            col(Contribution.period),
+            col(Household.chosen_contribution_cents),
+        )
+        .having(func.sum(Contribution.amount_cents) >= col(Household.chosen_contribution_cents))
+    )
+    waived = select(col(ContributionWaiver.household_id), col(ContributionWaiver.period)).where(
+        col(ContributionWaiver.fund_id) == fund_id, col(ContributionWaiver.period).in_(window)
+    )
+    settled = union(paid, waived).subquery("settled")
+    return (
+        select(settled.c.household_id, func.count().label("settled"))
+        .group_by(settled.c.household_id)
+        .subquery("settled_count")
+    )
+
+
+def eligibility(fund_id: uuid.UUID, period: str, policy: FundPolicy) -> Select[Any]:
+    """Every household of the fund that has not left: its credits account, its allowance
+    for `period` and, when it is not to be issued, why (NULL when it is)."""
+    start = periods.first_day(period)
+    child_cutoff = periods.years_before(start, policy.child_age_limit)
+    composition = (
+        select(
+            col(Person.household_id),
+            func.count().label("persons"),
+            func.sum(case((col(Person.birth_date) > child_cutoff, 1), else_=0)).label("children"),
+        )
+        .where(col(Person.fund_id) == fund_id, col(Person.left_on).is_(None))
+        .group_by(col(Person.household_id))
+        .subquery("composition")
+    )
+    persons = func.coalesce(composition.c.persons, 0)
+    full = case(
+        (persons == 0, 0),
+        else_=policy.allowance_base_cents
+        + (persons - 1) * policy.allowance_per_extra_person_cents
+        + func.coalesce(composition.c.children, 0) * policy.allowance_per_child_cents,
+    )
+    amount: ColumnElement[int] = full
+    if policy.first_period == FirstPeriod.prorata:
+        days = periods.days_in(period)
+        days_left = days - extract("day", col(Household.joined_on)) + 1
+        amount = case(
+            (col(Household.joined_period) == period, (full * days_left) // days), else_=full
+        )
+    grace = policy.contribution_grace_periods
+    window = [periods.shift(period, -back) for back in range(grace, -1, -1)]
+    counted = sum(
+        (case((col(Household.joined_period) <= w, 1), else_=0) for w in window), literal(0)
+    )
+    settled = _settled_periods(fund_id, window)
+    unpaid = counted - func.coalesce(settled.c.settled, 0)
+    already = exists().where(
+        col(HouseholdIssuance.household_id) == col(Household.id),
+        col(HouseholdIssuance.period) == period,
+    )
+    last_activity = func.coalesce(col(Household.last_spending_period), col(Household.joined_period))
+    dormant: ColumnElement[bool] = (
+        last_activity <= periods.shift(period, -policy.dormancy_periods)
+        if policy.dormancy_periods > 0
+        else literal(False)
+    )
+    reason = case(
+        (already, "already_issued"),
+        (col(Household.status) != "active", "suspended"),
+        (dormant, "dormant"),
+        (and_(col(Household.chosen_contribution_cents) > 0, unpaid > grace), "contribution_unpaid"),
+        (or_(amount <= 0, amount < policy.min_issuance_cents), "below_minimum"),
+        else_=None,
+    )
+    return (
+        select(
+            col(Household.id).label("household_id"),
+            col(Household.account_id).label("account_id"),
+            amount.label("amount_cents"),
+            reason.label("reason"),
+        )
+        .select_from(Household)
+        .outerjoin(composition, composition.c.household_id == col(Household.id))
+        .outerjoin(settled, settled.c.household_id == col(Household.id))
+        .where(col(Household.fund_id) == fund_id, col(Household.status) != "left")
+    )
+
+
+def coverage(db_session: Session, fund_id: uuid.UUID) -> tuple[int, int]:
+    """(euros held, euros owed) by the fund now."""
+    owed_kinds = [
+        AccountKind.household_credits.value,
+        AccountKind.outlet_payable.value,
+        AccountKind.payouts_in_transit.value,
+    ]
+    held, owed = (
+        db_session.connection()
+        .execute(
+            select(
+                func.coalesce(
+                    func.sum(
+                        case(
+                            (col(LedgerAccount.kind) == "bank", col(LedgerAccount.balance_cents)),
+                            else_=0,
+                        )
+                    ),
+                    0,
+                ),
+                func.coalesce(
+                    func.sum(
+                        case(
+                            (
+                                col(LedgerAccount.kind).in_(owed_kinds),
+                                col(LedgerAccount.balance_cents),
+                            ),
+                            else_=0,
+                        )
+                    ),
+                    0,
+                ),
+            ).where(col(LedgerAccount.fund_id) == fund_id)
+        )
+        .one()
+    )
+    return int(held), int(owed)
+
+
+def _insert_ignoring_duplicates(db_session: Session) -> Any:
+    dialect = db_session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(HouseholdIssuance.__table__)  # type: ignore[attr-defined]
+
+
+def issue_period(
+    *,
+    db_session: Session,
+    fund_id: uuid.UUID,
+    period: str,
+    dry_run: bool = False,
+    actor: str = "system",
+    request_id: str | None = None,
+    today: date | None = None,
+) -> IssuanceSummary:
+    """Issue `period` to every eligible household not yet issued; list the others."""
+    get_fund(db_session=db_session, fund_id=fund_id)
+    check_issuable(db_session, fund_id, period, today or utcnow().date())
+    policy = policy_for(db_session=db_session, fund_id=fund_id, period=period)
+    candidates = eligibility(fund_id, period, policy).subquery("candidates")
+    skipped = [
+        {"household_id": str(household_id), "reason": reason}
+        for household_id, reason in db_session.connection()
+        .execute(
+            select(candidates.c.household_id, candidates.c.reason)
+            .where(candidates.c.reason.is_not(None))
+            .order_by(candidates.c.household_id)
+        )
+        .all()
+    ]
+    count, total = (
+        db_session.connection()
+        .execute(
+            select(func.count(), func.coalesce(func.sum(candidates.c.amount_cents), 0)).where(
+                candidates.c.reason.is_(None)
+            )
+        )
+        .one()
+    )
+    held, owed = coverage(db_session, fund_id)
+    summary = IssuanceSummary(
+        period=period,
+        dry_run=dry_run,
+        households_issued=int(count),
+        total_cents=int(total),
+        skipped=skipped,
+        bank_cents=held,
+        owed_cents=owed,
+    )
+    if policy.require_coverage and held < owed + int(total):
+        raise InsufficientCoverage(
+            f"The bank holds {held} cents; credits, payables and transit already owe {owed}"
+            f" and this issuance would add {int(total)}.",
+            bank_cents=held,
+            owed_cents=owed,
+            issuance_cents=int(total),
+        )
+    if dry_run or count == 0:
+        return summary
+    transaction_id = uuid.uuid4()
+    claim = (
+        _insert_ignoring_duplicates(db_session)
+        .from_select(
+            ["fund_id", "household_id", "period", "amount_cents", "transaction_id"],
+            select(
+                literal(fund_id, type_=Uuid()),
+                candidates.c.household_id,
+                literal(period),
+                candidates.c.amount_cents,
+                literal(transaction_id, type_=Uuid()),
+            ).where(candidates.c.reason.is_(None)),
+        )
+        .on_conflict_do_nothing()
+    )
+    db_session.connection().execute(claim)
+    # What this run actually claimed: a concurrent run may have taken some first.
+    count, total = (
+        db_session.connection()
+        .execute(
+            select(func.count(), func.coalesce(func.sum(HouseholdIssuance.amount_cents), 0)).where(
+                col(HouseholdIssuance.transaction_id) == transaction_id
+            )
+        )
+        .one()
+    )
+    summary.households_issued, summary.total_cents = int(count), int(total)
+    if count == 0:
+        return summary
+    _post_issuance(
+        db_session, fund_id=fund_id, period=period, transaction_id=transaction_id, total=int(total)
+    )
+    summary.transaction_id = transaction_id
+    record(
+        db_session=db_session,
+        actor=actor,
+        action="issuance.run",
+        target_type="period",
+        target_id=period,
+        fund_id=fund_id,
+        after={
+            "households_issued": int(count),
+            "total_cents": int(total),
+            "transaction_id": transaction_id,
+        },
+        request_id=request_id,
+    )
+    return summary
+
+
+def _post_issuance(
+    db_session: Session, *, fund_id: uuid.UUID, period: str, transaction_id: uuid.UUID, total: int
+) -> None:
+    """The ledger transaction of a run: one credit per household, one expense debit."""
+    expense = open_account(
+        db_session=db_session, fund_id=fund_id, kind=AccountKind.allowance_expense
+    )
+    db_session.connection().execute(
+        insert(LedgerPosting).from_select(
+            ["fund_id", "transaction_id", "account_id", "side", "amount_cents"],
+            select(
+                col(HouseholdIssuance.fund_id),
+                col(HouseholdIssuance.transaction_id),
+                col(Household.account_id),
+                literal(Side.credit.value),
+                col(HouseholdIssuance.amount_cents),
+            )
+            .join(Household, col(Household.id) == col(HouseholdIssuance.household_id))
+            .where(col(HouseholdIssuance.transaction_id) == transaction_id),
+        )
+    )
+    db_session.connection().execute(
+        insert(LedgerPosting).values(
+            fund_id=fund_id,
+            transaction_id=transaction_id,
+            account_id=expense.id,
+            side=Side.debit.value,
+            amount_cents=total,
+        )
+    )
+    apply_postings_to_balances(db_session=db_session, transaction_id=transaction_id)
+    seal_transaction(
+        db_session=db_session,
+        fund_id=fund_id,
+        transaction_id=transaction_id,
+        kind=TransactionKind.issuance,
+        period=period,
+        memo=f"Monthly credits {period}",
+    )
+
+
+def default_period() -> str:
+    return current_period()

@@ -1,0 +1,1 @@
+"""Period reports of a fund: money in, credits out, coverage and runway."""

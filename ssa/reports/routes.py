@@ -1,0 +1,75 @@
+"""The fund report and the ledger check, for fund staff."""
+
+import uuid
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from ssa.auth.deps import Authorize, DbSession, Principal, fund_path
+from ssa.auth.roles import Role
+from ssa.funds.service import current_period
+from ssa.ledger.check import check_ledger
+from ssa.reports.service import period_report
+
+router = APIRouter(prefix="/api/v1/funds/{fund_id}", tags=["reports"])
+
+Staff = Annotated[
+    Principal, Depends(Authorize(Role.coordinator, Role.treasurer, Role.auditor, on=fund_path))
+]
+Books = Annotated[Principal, Depends(Authorize(Role.treasurer, Role.auditor, on=fund_path))]
+
+
+class ReportOut(BaseModel):
+    period: str
+    households_active: int
+    persons: int
+    contributions_cents: int
+    grants_cents: int
+    issued_cents: int
+    spent_cents: int
+    refunded_cents: int
+    expired_cents: int
+    paid_out_cents: int
+    outstanding_credits_cents: int
+    outlet_payables_cents: int
+    bank_cents: int
+    coverage_ratio: float | None
+    runway_periods: float | None
+    spending_by_category: list[dict[str, Any]]
+
+
+class CheckOut(BaseModel):
+    name: str
+    ok: bool
+    detail: str
+
+
+class LedgerCheckOut(BaseModel):
+    ok: bool
+    checks: list[CheckOut]
+
+
+@router.get("/report", response_model=ReportOut)
+def report(
+    fund_id: uuid.UUID,
+    db_session: DbSession,
+    _principal: Staff,
+    period: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
+) -> ReportOut:
+    """The period's figures (default: this month); coverage and runway as of now."""
+    figures = period_report(
+        db_session=db_session, fund_id=fund_id, period=period or current_period()
+    )
+    return ReportOut.model_validate(asdict(figures))
+
+
+@router.get("/ledger/check", response_model=LedgerCheckOut)
+def ledger_check(fund_id: uuid.UUID, db_session: DbSession, _principal: Books) -> LedgerCheckOut:
+    """Recompute the fund's books from the postings (treasurer, auditor)."""
+    results = check_ledger(db_session=db_session, fund_id=fund_id)
+    return LedgerCheckOut(
+        ok=all(r.ok for r in results),
+        checks=[CheckOut(name=r.name, ok=r.ok, detail=r.detail) for r in results],
+    )

@@ -1,0 +1,164 @@
+"""The figures of a fund for a period, read from the ledger and the households."""
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from ssa.households.models import Household, HouseholdStatus, Person
+from ssa.issuance.service import coverage
+from ssa.ledger.models import LedgerAccount, LedgerPosting, LedgerTransaction
+
+# Aggregates over fewer households than this are not shown.
+MIN_GROUP = 5
+
+
+@dataclass
+class Report:
+    period: str
+    households_active: int
+    persons: int
+    contributions_cents: int
+    grants_cents: int
+    issued_cents: int
+    spent_cents: int
+    refunded_cents: int
+    expired_cents: int
+    paid_out_cents: int
+    outstanding_credits_cents: int
+    outlet_payables_cents: int
+    bank_cents: int
+    coverage_ratio: float | None
+    runway_periods: float | None
+    spending_by_category: list[dict[str, Any]] = field(default_factory=list)
+
+
+# Filled in by the outlets domain: (category, households, cents) of a fund's period.
+CATEGORY_SPENDING: list[Any] = []
+
+
+def _movements(
+    db_session: Session, fund_id: uuid.UUID, period: str
+) -> dict[tuple[str, str, str], int]:
+    """Sum of postings by (transaction kind, account kind, side) for the period."""
+    rows = (
+        db_session.connection()
+        .execute(
+            select(
+                col(LedgerTransaction.kind),
+                col(LedgerAccount.kind),
+                col(LedgerPosting.side),
+                func.sum(col(LedgerPosting.amount_cents)),
+            )
+            .join(LedgerTransaction, col(LedgerTransaction.id) == col(LedgerPosting.transaction_id))
+            .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerPosting.account_id))
+            .where(
+                col(LedgerTransaction.fund_id) == fund_id, col(LedgerTransaction.period) == period
+            )
+            .group_by(col(LedgerTransaction.kind), col(LedgerAccount.kind), col(LedgerPosting.side))
+        )
+        .all()
+    )
+    return {(tk, ak, side): int(total) for tk, ak, side, total in rows}
+
+
+def _balances(db_session: Session, fund_id: uuid.UUID) -> dict[str, int]:
+    rows = (
+        db_session.connection()
+        .execute(
+            select(col(LedgerAccount.kind), func.sum(col(LedgerAccount.balance_cents)))
+            .where(col(LedgerAccount.fund_id) == fund_id)
+            .group_by(col(LedgerAccount.kind))
+        )
+        .all()
+    )
+    return {kind: int(total) for kind, total in rows}
+
+
+def period_report(*, db_session: Session, fund_id: uuid.UUID, period: str) -> Report:
+    moves = _movements(db_session, fund_id, period)
+    balances = _balances(db_session, fund_id)
+    active = (
+        db_session.connection()
+        .execute(
+            select(func.count())
+            .select_from(Household)
+            .where(
+                col(Household.fund_id) == fund_id,
+                col(Household.status) == HouseholdStatus.active.value,
+            )
+        )
+        .scalar_one()
+    )
+    persons = (
+        db_session.connection()
+        .execute(
+            select(func.count())
+            .select_from(Person)
+            .join(Household, col(Household.id) == col(Person.household_id))
+            .where(
+                col(Household.fund_id) == fund_id,
+                col(Household.status) == HouseholdStatus.active.value,
+                col(Person.left_on).is_(None),
+            )
+        )
+        .scalar_one()
+    )
+    held, owed = coverage(db_session, fund_id)
+    issued = moves.get(("issuance", "household_credits", "credit"), 0)
+    monthly_rate = issued or _last_issuance(db_session, fund_id)
+    categories = []
+    for provider in CATEGORY_SPENDING:
+        categories += [
+            {"category": category, "households": households, "spent_cents": cents}
+            for category, households, cents in provider(db_session, fund_id, period)
+            if households >= MIN_GROUP
+        ]
+    return Report(
+        period=period,
+        households_active=int(active),
+        persons=int(persons),
+        contributions_cents=moves.get(("contribution", "bank", "debit"), 0),
+        grants_cents=moves.get(("grant", "bank", "debit"), 0),
+        issued_cents=issued,
+        spent_cents=moves.get(("payment", "household_credits", "debit"), 0),
+        refunded_cents=moves.get(("refund", "household_credits", "credit"), 0),
+        expired_cents=moves.get(("expiry", "household_credits", "debit"), 0),
+        paid_out_cents=moves.get(("payout_confirmed", "bank", "credit"), 0),
+        outstanding_credits_cents=balances.get("household_credits", 0),
+        outlet_payables_cents=balances.get("outlet_payable", 0),
+        bank_cents=held,
+        coverage_ratio=round(held / owed, 4) if owed else None,
+        runway_periods=round((held - owed) / monthly_rate, 2) if monthly_rate else None,
+        spending_by_category=categories,
+    )
+
+
+def _last_issuance(db_session: Session, fund_id: uuid.UUID) -> int:
+    """The total of the fund's latest issuance: the current monthly rate of credits."""
+    latest = (
+        db_session.connection()
+        .execute(
+            select(col(LedgerTransaction.id))
+            .where(
+                col(LedgerTransaction.fund_id) == fund_id, col(LedgerTransaction.kind) == "issuance"
+            )
+            .order_by(col(LedgerTransaction.created_at).desc())
+            .limit(1)
+        )
+        .scalar_one_or_none()
+    )
+    if latest is None:
+        return 0
+    total = (
+        db_session.connection()
+        .execute(
+            select(func.coalesce(func.sum(col(LedgerPosting.amount_cents)), 0)).where(
+                col(LedgerPosting.transaction_id) == latest, col(LedgerPosting.side) == "debit"
+            )
+        )
+        .scalar_one()
+    )
+    return int(total)
