@@ -1,11 +1,14 @@
 """The `ssa` command: serve, migrate, and check the books."""
 
+import re
 import sys
+import uuid
+from collections import Counter
 
 import click
 import uvicorn
 from pydantic import ValidationError
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from ssa import migrations
 from ssa.db import make_engine, unit_of_work
@@ -93,6 +96,81 @@ def demo() -> None:
     engine.dispose()
     for line in lines:
         click.echo(line)
+
+
+def _fund_id(session: Session, slug: str) -> uuid.UUID:
+    fund = session.exec(select(Fund).where(Fund.slug == slug)).first()
+    if fund is None:
+        click.echo(f"no fund {slug!r}", err=True)
+        sys.exit(2)
+    return fund.id
+
+
+@main.command("issue")
+@click.option("--fund", "fund_slug", required=True, help="The fund's slug.")
+@click.option("--period", required=True, help="YYYY-MM")
+@click.option("--dry-run", is_flag=True, help="Show what would be issued; write nothing.")
+def issue_command(fund_slug: str, period: str, dry_run: bool) -> None:
+    """Issue a period's credits to every eligible household (as the API does)."""
+    from ssa.issuance.service import issue_period
+
+    engine = make_engine(get_settings())
+    try:
+        with unit_of_work(engine) as session:
+            summary = issue_period(
+                db_session=session,
+                fund_id=_fund_id(session, fund_slug),
+                period=_checked_period(period),
+                dry_run=dry_run,
+                actor="system:cli",
+            )
+    except Problem as problem:
+        click.echo(f"{problem.code}: {problem.detail}", err=True)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+    verb = "would issue" if dry_run else "issued"
+    click.echo(
+        f"{fund_slug} {period}: {verb} {summary.total_cents / 100:.2f} EUR"
+        f" to {summary.households_issued} households"
+    )
+    reasons = Counter(item["reason"] for item in summary.skipped)
+    for reason, count in sorted(reasons.items()):
+        click.echo(f"  skipped {count}: {reason}")
+
+
+@main.command("close-period")
+@click.option("--fund", "fund_slug", required=True, help="The fund's slug.")
+@click.option("--period", required=True, help="YYYY-MM")
+def close_period_command(fund_slug: str, period: str) -> None:
+    """Apply the rollover policy to a period (idempotent)."""
+    from ssa.issuance.close import close_period
+
+    engine = make_engine(get_settings())
+    try:
+        with unit_of_work(engine) as session:
+            summary = close_period(
+                db_session=session,
+                fund_id=_fund_id(session, fund_slug),
+                period=_checked_period(period),
+                actor="system:cli",
+            )
+    except Problem as problem:
+        click.echo(f"{problem.code}: {problem.detail}", err=True)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+    state = "already closed" if summary.already_closed else "closed"
+    click.echo(
+        f"{fund_slug} {period} {state}: {summary.expired_cents / 100:.2f} EUR expired"
+        f" from {summary.households} households"
+    )
+
+
+def _checked_period(period: str) -> str:
+    if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period) is None:
+        raise click.BadParameter("a period is YYYY-MM", param_hint="--period")
+    return period
 
 
 @main.group()

@@ -66,8 +66,9 @@ def close_period(
             closed_at=utcnow(),
         )
         .on_conflict_do_nothing()
-    ).rowcount
-    if not claimed:
+        .returning(col(PeriodClose.id))
+    ).scalar_one_or_none()
+    if claimed is None:
         done = db_session.exec(
             select(PeriodClose).where(  # type: ignore[call-overload]
                 col(PeriodClose.fund_id) == fund_id, col(PeriodClose.period) == period
@@ -76,8 +77,9 @@ def close_period(
         return CloseSummary(period, done.expired_cents, done.households, already_closed=True)
 
     policy = policy_for(db_session=db_session, fund_id=fund_id, period=period)
+    rollover = Rollover(policy.rollover)
     keep = {Rollover.full: None, Rollover.none: 0, Rollover.capped: policy.rollover_cap_cents}[
-        policy.rollover
+        rollover
     ]
     expired, households, transaction_id = 0, 0, None
     if keep is not None:
@@ -128,7 +130,7 @@ def close_period(
         target_id=period,
         fund_id=fund_id,
         after={
-            "rollover": policy.rollover.value,
+            "rollover": rollover.value,
             "expired_cents": expired,
             "households": households,
         },

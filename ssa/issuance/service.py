@@ -151,7 +151,9 @@ def eligibility(fund_id: uuid.UUID, period: str, policy: FundPolicy) -> Select[A
         col(HouseholdIssuance.household_id) == col(Household.id),
         col(HouseholdIssuance.period) == period,
     )
-    last_activity = func.coalesce(col(Household.last_spending_period), col(Household.joined_period))
+    # Periods without spending count from the last spending, or from joining.
+    spent, joined = col(Household.last_spending_period), col(Household.joined_period)
+    last_activity = case((or_(spent.is_(None), spent < joined), joined), else_=spent)
     dormant: ColumnElement[bool] = (
         last_activity <= periods.shift(period, -policy.dormancy_periods)
         if policy.dormancy_periods > 0

@@ -1,0 +1,212 @@
+"""Issuing a period: eligibility, at-most-once, dry runs, coverage, prorata, dormancy."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session, col
+
+from ssa.db import make_engine, unit_of_work
+from ssa.funds.models import Fund
+from ssa.issuance import periods
+from ssa.issuance.models import HouseholdIssuance
+from ssa.issuance.service import (
+    InsufficientCoverage,
+    IssuanceSummary,
+    PeriodNotIssuable,
+    issue_period,
+)
+from ssa.ledger.check import check_ledger
+from ssa.ledger.models import LedgerTransaction
+from ssa.settings import Settings
+from tests.issuance.helpers import (
+    ADULT,
+    NEXT,
+    PREVIOUS,
+    THIS,
+    add_household,
+    credits,
+    make_fund,
+    set_household,
+    waive_period,
+)
+
+
+def issue(
+    engine: Engine, fund: Fund, period: str = THIS, *, dry_run: bool = False
+) -> IssuanceSummary:
+    with unit_of_work(engine) as session:
+        return issue_period(db_session=session, fund_id=fund.id, period=period, dry_run=dry_run)
+
+
+def reasons(summary: IssuanceSummary) -> dict[str, str]:
+    return {item["household_id"]: item["reason"] for item in summary.skipped}
+
+
+def books_clean(engine: Engine, fund: Fund) -> bool:
+    with Session(engine) as session:
+        return all(r.ok for r in check_ledger(db_session=session, fund_id=fund.id))
+
+
+def issuance_rows(engine: Engine, fund: Fund) -> int:
+    with Session(engine) as session:
+        return int(
+            session.exec(
+                select(func.count())
+                .select_from(HouseholdIssuance)
+                .where(  # type: ignore[call-overload]
+                    col(HouseholdIssuance.fund_id) == fund.id
+                )
+            ).scalar_one()
+        )
+
+
+def test_every_eligible_household_gets_its_allowance_once(engine: Engine) -> None:
+    fund = make_fund(engine)
+    one = add_household(engine, fund)
+    three = add_household(engine, fund, [ADULT, ADULT, date(2015, 3, 1)])
+    first = issue(engine, fund)
+    assert (first.households_issued, first.total_cents) == (2, 15_000 + 30_000)
+    assert (credits(engine, one), credits(engine, three)) == (15_000, 30_000)
+
+    again = issue(engine, fund)
+    assert (again.households_issued, again.total_cents) == (0, 0)
+    assert reasons(again) == {str(one.id): "already_issued", str(three.id): "already_issued"}
+
+    late = add_household(engine, fund, [ADULT, ADULT])
+    rerun = issue(engine, fund)
+    assert (rerun.households_issued, rerun.total_cents) == (1, 22_500)
+    assert credits(engine, late) == 22_500
+    assert (credits(engine, one), credits(engine, three)) == (15_000, 30_000)
+    assert issuance_rows(engine, fund) == 3
+    assert books_clean(engine, fund)
+
+
+def test_a_dry_run_shows_the_same_and_writes_nothing(engine: Engine) -> None:
+    fund = make_fund(engine)
+    household = add_household(engine, fund)
+    add_household(engine, fund, paid=())
+    dry = issue(engine, fund, dry_run=True)
+    assert dry.dry_run
+    assert (dry.households_issued, dry.total_cents) == (1, 15_000)
+    assert list(reasons(dry).values()) == ["contribution_unpaid"]
+    assert issuance_rows(engine, fund) == 0
+    assert credits(engine, household) == 0
+    real = issue(engine, fund)
+    assert (real.households_issued, real.total_cents, real.skipped) == (1, 15_000, dry.skipped)
+
+
+@pytest.mark.slow
+def test_two_runs_at_the_same_moment_issue_once(database_url: str, engine: Engine) -> None:
+    fund = make_fund(engine)
+    households = [add_household(engine, fund, [ADULT] * (1 + i % 3)) for i in range(12)]
+    second = make_engine(Settings(database_url=database_url, database_pool_size=4))
+    start = threading.Barrier(2)
+
+    def run(target: Engine) -> IssuanceSummary:
+        start.wait(timeout=30)
+        return issue(target, fund)
+
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(pool.map(run, [engine, second]))
+    finally:
+        second.dispose()
+    assert sorted(r.households_issued for r in results) == [0, 12]
+    expected = sum(15_000 + 7_500 * (i % 3) for i in range(12))
+    assert sum(r.total_cents for r in results) == expected
+    assert sum(credits(engine, h) for h in households) == expected
+    assert issuance_rows(engine, fund) == 12
+    with Session(engine) as session:
+        runs = session.exec(
+            select(func.count())
+            .select_from(LedgerTransaction)
+            .where(  # type: ignore[call-overload]
+                col(LedgerTransaction.fund_id) == fund.id, col(LedgerTransaction.kind) == "issuance"
+            )
+        ).scalar_one()
+    assert runs == 1
+    assert books_clean(engine, fund)
+
+
+def test_issuance_that_would_break_coverage_is_refused(engine: Engine) -> None:
+    fund = make_fund(engine, grant_cents=0)  # contributions only: 2 × 10.00 € in the bank
+    add_household(engine, fund, paid=(THIS,))
+    add_household(engine, fund, paid=(THIS,))
+    with pytest.raises(InsufficientCoverage) as refused:
+        issue(engine, fund)
+    assert refused.value.code == "insufficient_coverage"
+    assert refused.value.extra["bank_cents"] == 2_000
+    assert issuance_rows(engine, fund) == 0
+    uncovered = make_fund(engine, grant_cents=0, require_coverage=False)
+    add_household(engine, uncovered, paid=(THIS,))
+    assert issue(engine, uncovered).households_issued == 1
+
+
+def test_contributions_within_the_grace_and_waivers(engine: Engine) -> None:
+    fund = make_fund(engine)  # grace: 1 unpaid period tolerated
+    paid_before = add_household(engine, fund, paid=(PREVIOUS,))
+    paid_now = add_household(engine, fund, paid=(THIS,))
+    unpaid = add_household(engine, fund, paid=())
+    waived = add_household(engine, fund, paid=(PREVIOUS,))
+    waive_period(engine, fund, waived, THIS)
+    waived_both = add_household(engine, fund, paid=())
+    waive_period(engine, fund, waived_both, PREVIOUS)
+    underpaid = add_household(engine, fund, paid=(), chosen_cents=2_000)
+    newcomer = add_household(engine, fund, paid=(), joined_on=date.today())
+    summary = issue(engine, fund)
+    assert reasons(summary) == {
+        str(unpaid.id): "contribution_unpaid",
+        str(underpaid.id): "contribution_unpaid",
+    }
+    for household in (paid_before, paid_now, waived, waived_both, newcomer):
+        assert credits(engine, household) > 0
+
+
+def test_suspended_left_and_dormant_households(engine: Engine) -> None:
+    fund = make_fund(engine, dormancy_periods=3)
+    active = add_household(engine, fund)
+    suspended = add_household(engine, fund)
+    left = add_household(engine, fund)
+    dormant = add_household(engine, fund, joined_on=date(2024, 1, 1))
+    spender = add_household(engine, fund, joined_on=date(2024, 1, 1))
+    set_household(engine, suspended, status="suspended")
+    set_household(engine, left, status="left")
+    set_household(engine, dormant, last_spending_period=periods.shift(THIS, -3))
+    set_household(engine, spender, last_spending_period=periods.shift(THIS, -2))
+    summary = issue(engine, fund)
+    assert reasons(summary) == {str(suspended.id): "suspended", str(dormant.id): "dormant"}
+    assert credits(engine, active) == credits(engine, spender) == 15_000
+    never = make_fund(engine, dormancy_periods=0)
+    old = add_household(engine, never, joined_on=date(2020, 1, 1))
+    assert issue(engine, never).households_issued == 1
+
+
+def test_prorata_first_period_and_the_minimum(engine: Engine) -> None:
+    fund = make_fund(engine, first_period="prorata", min_issuance_cents=1_000)
+    days = periods.days_in(THIS)
+    start = periods.first_day(THIS)
+    early = add_household(engine, fund, joined_on=start)
+    mid = add_household(engine, fund, joined_on=start.replace(day=11))
+    last_day = add_household(engine, fund, joined_on=start.replace(day=days))
+    veteran = add_household(engine, fund, joined_on=date(2023, 2, 1))
+    set_household(engine, veteran, last_spending_period=PREVIOUS)
+    summary = issue(engine, fund)
+    assert credits(engine, early) == 15_000
+    assert credits(engine, mid) == 15_000 * (days - 10) // days
+    assert credits(engine, veteran) == 15_000
+    # One day of 150 € is under 10 €: not issued.
+    assert reasons(summary) == {str(last_day.id): "below_minimum"}
+    full = make_fund(engine, first_period="full")
+    assert credits(engine, add_household(engine, full, joined_on=start.replace(day=days))) == 0
+    issue(engine, full)
+
+
+def test_periods_that_cannot_be_issued(engine: Engine) -> None:
+    fund = make_fund(engine)
+    add_household(engine, fund)
+    with pytest.raises(PeriodNotIssuable):
+        issue(engine, fund, periods.shift(THIS, 2))
+    assert issue(engine, fund, NEXT, dry_run=True).period == NEXT
