@@ -180,7 +180,7 @@ def test_suspended_left_and_dormant_households(engine: Engine) -> None:
     assert reasons(summary) == {str(suspended.id): "suspended", str(dormant.id): "dormant"}
     assert credits(engine, active) == credits(engine, spender) == 15_000
     never = make_fund(engine, dormancy_periods=0)
-    old = add_household(engine, never, joined_on=date(2020, 1, 1))
+    add_household(engine, never, joined_on=date(2020, 1, 1))
     assert issue(engine, never).households_issued == 1
 
 
