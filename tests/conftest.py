@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from ssa import migrations
+from ssa.auth import passwords
 from ssa.db import make_engine
 from ssa.funds.models import Fund
 from ssa.funds.service import create_fund
@@ -24,6 +26,11 @@ from ssa.settings import Settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
+
+# Tests hash many passwords: cheap argon2 parameters keep the suite fast (the hashes
+# still carry their parameters, so verification is unchanged). Production keeps
+# argon2-cffi's defaults.
+passwords._hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
 
 # The app refuses PostgreSQL with the development key; tests use their own.
 os.environ.setdefault("SSA_SECRET_KEY", "test-secret-key-not-for-production")

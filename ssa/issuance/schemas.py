@@ -28,6 +28,7 @@ class IssuanceOut(BaseModel):
     transaction_id: str | None = None
     bank_cents: int
     owed_cents: int
+    coverage_ok: bool
 
 
 class CloseOut(BaseModel):

@@ -68,6 +68,7 @@ class IssuanceSummary:
     transaction_id: uuid.UUID | None = None
     bank_cents: int = 0
     owed_cents: int = 0
+    coverage_ok: bool = True
 
 
 def check_issuable(db_session: Session, fund_id: uuid.UUID, period: str, today: date) -> None:
@@ -270,7 +271,9 @@ def issue_period(
         bank_cents=held,
         owed_cents=owed,
     )
-    if policy.require_coverage and held < owed + int(total):
+    summary.coverage_ok = held >= owed + int(total)
+    # A dry run shows the shortfall (coverage_ok false) instead of refusing.
+    if policy.require_coverage and not summary.coverage_ok and not dry_run:
         raise InsufficientCoverage(
             f"The bank holds {held} cents; credits, payables and transit already owe {owed}"
             f" and this issuance would add {int(total)}.",

@@ -135,6 +135,9 @@ def test_issuance_that_would_break_coverage_is_refused(engine: Engine) -> None:
     fund = make_fund(engine, grant_cents=0)  # contributions only: 2 × 10.00 € in the bank
     add_household(engine, fund, paid=(THIS,))
     add_household(engine, fund, paid=(THIS,))
+    preview = issue(engine, fund, dry_run=True)
+    assert not preview.coverage_ok
+    assert (preview.households_issued, preview.bank_cents) == (2, 2_000)
     with pytest.raises(InsufficientCoverage) as refused:
         issue(engine, fund)
     assert refused.value.code == "insufficient_coverage"
