@@ -29,7 +29,7 @@ Coordinator = Annotated[Principal, Depends(Authorize(Role.coordinator, on=fund_p
 StaffReader = Annotated[
     Principal, Depends(Authorize(Role.treasurer, Role.coordinator, Role.auditor, on=fund_path))
 ]
-PeriodQuery = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+PeriodQuery = Annotated[str, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
 MONEY: dict[int | str, dict[str, Any]] = {
     400: {"description": "idempotency_key_required"},
     409: {"description": "idempotency_conflict"},

@@ -194,9 +194,13 @@ def statuses(
     limit: int,
     after_member_number: str | None,
 ) -> list[ContributionStatus]:
-    """Per household (not left) of the fund: what was due for the period and its status."""
+    """Per household (not left) of the fund: what was due for the period and its status.
+
+    A household owes nothing for the periods before it joined."""
     query = select(Household).where(
-        col(Household.fund_id) == fund_id, col(Household.status) != HouseholdStatus.left.value
+        col(Household.fund_id) == fund_id,
+        col(Household.status) != HouseholdStatus.left.value,
+        col(Household.joined_period) <= period,
     )
     if after_member_number is not None:
         query = query.where(col(Household.member_number) > after_member_number)

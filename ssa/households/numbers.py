@@ -13,7 +13,7 @@ from stdnum import damm
 from ssa.households.models import MemberNumberCounter
 from ssa.problems import Problem
 
-_FORMAT = re.compile(r"^([A-Z]{3})(\d{6})(\d)$")
+_FORMAT = re.compile(r"^([A-Z]{3})([0-9]{6})([0-9])$")
 
 
 class MemberNumberInvalid(Problem):

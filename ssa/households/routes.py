@@ -217,7 +217,7 @@ def transactions(
     household_id: uuid.UUID,
     db_session: DbSession,
     _principal: MemberOrCoordinator,
-    period: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
+    period: Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> TransactionPage:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from ssa.households.models import ContributionMethod, HouseholdStatus
 
 Cents = Annotated[int, Field(ge=0, le=100_000_000_00)]
-Period = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
+Period = Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 
 
@@ -109,7 +109,7 @@ class HouseholdPage(BaseModel):
 
 
 class PinIn(Strict):
-    pin: Annotated[str, Field(pattern=r"^\d{4}$", description="four digits")]
+    pin: Annotated[str, Field(pattern=r"^[0-9]{4}$", description="four digits")]
 
 
 class AccountOut(BaseModel):

@@ -242,10 +242,12 @@ def update(
 ) -> dict[uuid.UUID, str]:
     """Change composition, resources, contribution or status; the allowance follows
     from the next period not yet issued (issuance reads the composition when it runs)."""
-    if household.status == HouseholdStatus.left and patch.status != HouseholdStatus.left:
+    # Leaving is final: nothing of a household that left changes any more.
+    if household.status == HouseholdStatus.left:
         raise HouseholdLeft()
     changed = sorted(patch.model_fields_set)
-    before = {"status": household.status.value}
+    # The column reads back as a plain string: the enum is rebuilt for the log.
+    before = {"status": HouseholdStatus(household.status).value}
     tokens: dict[uuid.UUID, str] = {}
     if patch.persons is not None:
         tokens = _recompose(
@@ -278,7 +280,7 @@ def update(
         target_id=household.id,
         fund_id=household.fund_id,
         before=before,
-        after={"status": household.status.value, "changed": changed},
+        after={"status": HouseholdStatus(household.status).value, "changed": changed},
         request_id=request_id,
     )
     return tokens

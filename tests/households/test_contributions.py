@@ -1,0 +1,258 @@
+"""Contributions, hardship waivers and grants: idempotent, in the report, per household status."""
+
+import uuid
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from ssa.funds.service import current_period
+from ssa.households.models import Contribution, Household
+from tests.conftest import People
+from tests.households.helpers import (
+    new_fund,
+    period_start,
+    previous_period,
+    register,
+)
+
+
+def contribution(
+    household_id: str, amount: int = 2500, period: str | None = None
+) -> dict[str, Any]:
+    return {
+        "household_id": household_id,
+        "period": period or current_period(),
+        "amount_cents": amount,
+        "method": "transfer",
+        "received_on": str(period_start()),
+    }
+
+
+def report(
+    client: TestClient, fund_id: uuid.UUID, treasurer: dict[str, str], period: str
+) -> dict[str, Any]:
+    response = client.get(
+        f"/api/v1/funds/{fund_id}/report", params={"period": period}, headers=treasurer
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def contributions_of(engine: Engine, household_id: str) -> int:
+    with Session(engine) as db_session:
+        return db_session.exec(
+            select(func.count()).where(col(Contribution.household_id) == uuid.UUID(household_id))
+        ).one()
+
+
+def test_a_contribution_is_idempotent_and_fills_the_bank(
+    client: TestClient, people: People, engine: Engine
+) -> None:
+    fund_id = new_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    treasurer = people.as_(("treasurer", fund_id))
+    household = register(client, fund_id, coordinator)
+    url = f"/api/v1/funds/{fund_id}/contributions"
+    period = current_period()
+    before = report(client, fund_id, treasurer, period)
+
+    keyless = client.post(url, json=contribution(household["id"]), headers=treasurer)
+    assert keyless.status_code == 400
+    assert keyless.json()["code"] == "idempotency_key_required"
+    assert contributions_of(engine, household["id"]) == 0
+
+    key = {**treasurer, "Idempotency-Key": f"contribution-{uuid.uuid4()}"}
+    first = client.post(url, json=contribution(household["id"]), headers=key)
+    assert first.status_code == 201, first.text
+    assert "Idempotent-Replayed" not in first.headers
+    recorded = first.json()
+    assert recorded["household_id"] == household["id"]
+    assert recorded["amount_cents"] == 2500
+    assert recorded["period"] == period
+    assert recorded["method"] == "transfer"
+
+    replay = client.post(url, json=contribution(household["id"]), headers=key)
+    assert replay.status_code == 201
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json() == recorded
+    assert contributions_of(engine, household["id"]) == 1
+
+    conflict = client.post(url, json=contribution(household["id"], amount=2600), headers=key)
+    assert conflict.status_code == 409
+    assert conflict.json()["code"] == "idempotency_conflict"
+    assert contributions_of(engine, household["id"]) == 1
+
+    after = report(client, fund_id, treasurer, period)
+    assert after["contributions_cents"] == before["contributions_cents"] + 2500
+    assert after["bank_cents"] == before["bank_cents"] + 2500
+
+    second = client.post(
+        url,
+        json=contribution(household["id"], amount=1000),
+        headers={**treasurer, "Idempotency-Key": f"contribution-{uuid.uuid4()}"},
+    )
+    assert second.status_code == 201
+    assert report(client, fund_id, treasurer, period)["bank_cents"] == before["bank_cents"] + 3500
+
+
+def test_contributions_are_for_the_treasurer_and_the_funds_households(
+    client: TestClient, people: People
+) -> None:
+    fund_id = new_fund(client, people)
+    other_fund = new_fund(client, people)
+    treasurer = people.as_(("treasurer", fund_id))
+    stranger = register(client, other_fund, people.as_(("coordinator", other_fund)))
+    url = f"/api/v1/funds/{fund_id}/contributions"
+
+    def post(body: dict[str, Any], headers: dict[str, str]) -> Any:
+        return client.post(
+            url, json=body, headers={**headers, "Idempotency-Key": f"k-{uuid.uuid4()}"}
+        )
+
+    foreign = post(contribution(stranger["id"]), treasurer)
+    assert foreign.status_code == 404
+    assert foreign.json()["code"] == "not_found"
+    assert post(contribution(str(uuid.uuid4())), treasurer).status_code == 404
+    own = register(client, fund_id, people.as_(("coordinator", fund_id)))
+    for grants in [("coordinator", fund_id), ("auditor", fund_id), ("treasurer", other_fund)]:
+        assert post(contribution(own["id"]), people.as_(grants)).status_code == 403
+    for bad in (
+        contribution(own["id"], amount=0),
+        contribution(own["id"], amount=-100),
+        contribution(own["id"], period="2026-13"),
+        contribution(own["id"], period="٢٠٢٦-01"),
+        {**contribution(own["id"]), "method": "bitcoin"},
+        {**contribution(own["id"]), "received_on": "yesterday"},
+    ):
+        refused = post(bad, treasurer)
+        assert refused.status_code == 422, bad
+        assert refused.json()["code"] == "validation_error"
+
+
+def backdate(engine: Engine, household_id: str, period: str) -> None:
+    """Make the household a member since the first day of `period`."""
+    year, month = (int(x) for x in period.split("-"))
+    with Session(engine) as db_session:
+        household = db_session.get(Household, uuid.UUID(household_id))
+        assert household is not None
+        household.joined_on = household.joined_on.replace(year=year, month=month, day=1)
+        household.joined_period = period
+        db_session.add(household)
+        db_session.commit()
+
+
+def test_statuses_paid_due_late_and_waived(
+    client: TestClient, people: People, engine: Engine
+) -> None:
+    fund_id = new_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    treasurer = people.as_(("treasurer", fund_id))
+    this, last = current_period(), previous_period()
+    paid, due, waived, partly = (register(client, fund_id, coordinator) for _ in range(4))
+    newcomer = register(client, fund_id, coordinator)  # joined this month
+    for household in (paid, due, waived, partly):
+        backdate(engine, household["id"], last)
+    for period in (this, last):
+        posted = client.post(
+            f"/api/v1/funds/{fund_id}/contributions",
+            json=contribution(paid["id"], amount=paid["chosen_contribution_cents"], period=period),
+            headers={**treasurer, "Idempotency-Key": f"k-{uuid.uuid4()}"},
+        )
+        assert posted.status_code == 201
+    posted = client.post(
+        f"/api/v1/funds/{fund_id}/contributions",
+        json=contribution(partly["id"], amount=1000, period=last),
+        headers={**treasurer, "Idempotency-Key": f"k-{uuid.uuid4()}"},
+    )
+    assert posted.status_code == 201
+    waivers = f"/api/v1/funds/{fund_id}/contribution-waivers"
+    waiver = {"household_id": waived["id"], "period": last, "reason": "Loss of employment"}
+    assert client.post(waivers, json=waiver, headers=treasurer).status_code == 403
+    granted = client.post(waivers, json=waiver, headers=coordinator)
+    assert granted.status_code == 201, granted.text
+    assert granted.json()["period"] == last
+    again = client.post(waivers, json=waiver, headers=coordinator)
+    assert again.status_code == 409
+    assert again.json()["code"] == "waiver_exists"
+
+    def statuses(period: str) -> dict[str, tuple[str, int, int]]:
+        response = client.get(
+            f"/api/v1/funds/{fund_id}/contributions", params={"period": period}, headers=treasurer
+        )
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert page["next_cursor"] is None
+        return {
+            i["household_id"]: (i["status"], i["due_cents"], i["paid_cents"]) for i in page["items"]
+        }
+
+    chosen = paid["chosen_contribution_cents"]
+    now = statuses(this)
+    assert now[paid["id"]] == ("paid", chosen, chosen)
+    assert now[due["id"]] == ("due", chosen, 0)
+    assert now[waived["id"]][0] == "due"  # the waiver is for last month only
+    assert now[newcomer["id"]] == ("due", chosen, 0)
+    before = statuses(last)
+    assert before[paid["id"]][0] == "paid"
+    assert before[due["id"]] == ("late", chosen, 0)
+    assert before[partly["id"]] == ("late", chosen, 1000)
+    assert before[waived["id"]][0] == "waived"
+    assert newcomer["id"] not in before  # not a member yet last month
+
+    other_fund = new_fund(client, people)
+    stranger = register(client, other_fund, people.as_(("coordinator", other_fund)))
+    foreign = client.post(
+        waivers,
+        json={"household_id": stranger["id"], "period": last, "reason": "hardship"},
+        headers=coordinator,
+    )
+    assert foreign.status_code == 404
+
+
+def test_grants_are_idempotent_and_reported(client: TestClient, people: People) -> None:
+    fund_id = new_fund(client, people)
+    treasurer = people.as_(("treasurer", fund_id))
+    period = current_period()
+    before = report(client, fund_id, treasurer, period)
+    url = f"/api/v1/funds/{fund_id}/grants"
+    body = {
+        "funder": "Département de la Gironde",
+        "amount_cents": 1_000_000,
+        "received_on": str(period_start()),
+        "reference": "CD33-2026-001",
+    }
+    assert client.post(url, json=body, headers=treasurer).json()["code"] == (
+        "idempotency_key_required"
+    )
+    key = {**treasurer, "Idempotency-Key": f"grant-{uuid.uuid4()}"}
+    first = client.post(url, json=body, headers=key)
+    assert first.status_code == 201, first.text
+    replay = client.post(url, json=body, headers=key)
+    assert replay.status_code == 201
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json() == first.json()
+    conflict = client.post(url, json={**body, "amount_cents": 999}, headers=key)
+    assert conflict.status_code == 409
+    assert conflict.json()["code"] == "idempotency_conflict"
+    city = client.post(
+        url,
+        json={
+            "funder": "Ville de Bordeaux",
+            "amount_cents": 250_000,
+            "received_on": body["received_on"],
+        },
+        headers={**treasurer, "Idempotency-Key": f"grant-{uuid.uuid4()}"},
+    )
+    assert city.status_code == 201
+    after = report(client, fund_id, treasurer, period)
+    assert after["grants_cents"] == before["grants_cents"] + 1_250_000
+    assert after["bank_cents"] == before["bank_cents"] + 1_250_000
+    assert after["contributions_cents"] == before["contributions_cents"]
+    coordinator = people.as_(("coordinator", fund_id))
+    refused = client.post(
+        url, json=body, headers={**coordinator, "Idempotency-Key": f"grant-{uuid.uuid4()}"}
+    )
+    assert refused.status_code == 403
