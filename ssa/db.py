@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
+from ssa.problems import Problem
 from ssa.settings import Settings
 
 # Stable constraint names, so that migrations can name what they create and drop.
@@ -83,6 +84,12 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
         try:
             yield session
             session.commit()
+        except Problem as problem:
+            if problem.keeps_changes:
+                session.commit()
+            else:
+                session.rollback()
+            raise
         except BaseException:
             session.rollback()
             raise

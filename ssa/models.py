@@ -14,6 +14,8 @@ from ssa.households.models import (
 from ssa.idempotency.models import IdempotencyKey
 from ssa.issuance.models import HouseholdIssuance, PeriodClose
 from ssa.ledger.models import LedgerAccount, LedgerPosting, LedgerTransaction
+from ssa.outlets.models import Outlet, OutletFund, OutletStatusChange
+from ssa.payments.models import Payment, PaymentRequest, Refund
 
 __all__ = [
     "AuditEntry",
@@ -31,9 +33,15 @@ __all__ = [
     "LoginThrottle",
     "MemberNumberCounter",
     "OAuthClient",
+    "Outlet",
+    "OutletFund",
+    "OutletStatusChange",
+    "Payment",
+    "PaymentRequest",
     "PeriodClose",
     "Person",
     "RefreshToken",
+    "Refund",
     "RoleGrant",
     "User",
     "metadata",

@@ -21,6 +21,9 @@ class Problem(Exception):
     status: int = 400
     code: str = "bad_request"
     title: str = "Bad request"
+    # A refusal that must still leave a trace (a wrong PIN counts as an attempt): the
+    # unit of work commits what was written before it was raised, instead of rolling back.
+    keeps_changes: bool = False
 
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
         super().__init__(detail or self.title)

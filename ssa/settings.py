@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = 30_000
     database_pool_size: int = 10
     log_level: str = "INFO"
+    # Wrong PINs in a row that lock a card, and for how long.
+    pin_max_attempts: int = 5
+    pin_lock_minutes: int = 15
     # Mark cookies Secure (set when served over TLS, directly or behind a proxy).
     secure_cookies: bool = False
     oidc_issuer: str | None = None

@@ -152,6 +152,13 @@ def get_principal(request: Request, db_session: DbSession) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
+def get_optional_principal(request: Request, db_session: DbSession) -> Principal | None:
+    """The caller if a bearer token is sent (and valid), None for an anonymous call."""
+    if not request.headers.get("authorization"):
+        return None
+    return get_principal(request, db_session)
+
+
 def _path_uuid(request: Request, name: str) -> uuid.UUID:
     raw = request.path_params.get(name)
     try:

@@ -1,7 +1,7 @@
 """Contribution, waiver and grant endpoints (treasurer and coordinator)."""
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -19,7 +19,7 @@ from ssa.households.schemas import (
     WaiverIn,
     WaiverOut,
 )
-from ssa.idempotency.http import idempotent
+from ssa.idempotency.http import MONEY_RESPONSES, idempotent
 from ssa.pagination import Cursor, Limit, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1/funds/{fund_id}", tags=["contributions"])
@@ -30,13 +30,11 @@ StaffReader = Annotated[
     Principal, Depends(Authorize(Role.treasurer, Role.coordinator, Role.auditor, on=fund_path))
 ]
 PeriodQuery = Annotated[str, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
-MONEY: dict[int | str, dict[str, Any]] = {
-    400: {"description": "idempotency_key_required"},
-    409: {"description": "idempotency_conflict"},
-}
 
 
-@router.post("/contributions", status_code=201, response_model=ContributionOut, responses=MONEY)
+@router.post(
+    "/contributions", status_code=201, response_model=ContributionOut, responses=MONEY_RESPONSES
+)
 def record_contribution(
     fund_id: uuid.UUID,
     body: ContributionIn,
@@ -125,7 +123,7 @@ def waive(
     )
 
 
-@router.post("/grants", status_code=201, response_model=GrantOut, responses=MONEY)
+@router.post("/grants", status_code=201, response_model=GrantOut, responses=MONEY_RESPONSES)
 def record_grant(
     fund_id: uuid.UUID,
     body: GrantIn,

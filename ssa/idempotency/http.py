@@ -11,6 +11,12 @@ from sqlmodel import Session
 
 from ssa.idempotency.service import fingerprint, run_once, validate_key
 
+# Documented answers of a POST that moves money, for the OpenAPI description.
+MONEY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "idempotency_key_required: send an Idempotency-Key header"},
+    409: {"description": "idempotency_conflict: the key was used for another request"},
+}
+
 
 def idempotent(
     *,

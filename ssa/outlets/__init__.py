@@ -1,0 +1,1 @@
+"""Outlets: registration, accreditation status per fund, staff and till terminals."""

@@ -1,0 +1,1 @@
+"""Payments at the till, payment requests from the phone, and refunds."""

@@ -1,0 +1,164 @@
+"""Payment endpoints: at the till, refunds, and the outlet's own views."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from ssa.auth.deps import Authorize, CurrentPrincipal, DbSession, Forbidden, Principal, outlet_path
+from ssa.auth.roles import Role
+from ssa.idempotency.http import MONEY_RESPONSES, idempotent
+from ssa.payments import service, views
+from ssa.payments.schemas import (
+    BalanceOut,
+    OutletPaymentPage,
+    PaymentIn,
+    PaymentOut,
+    RefundIn,
+    RefundOut,
+)
+from ssa.problems import Problem
+
+router = APIRouter(prefix="/api/v1", tags=["payments"])
+
+OutletStaff = Annotated[
+    Principal, Depends(Authorize(Role.manager, Role.cashier, Role.terminal, on=outlet_path))
+]
+
+
+class OutletRequired(Problem):
+    status = 422
+    code = "validation_error"
+    title = "Say at which outlet"
+
+
+def till_outlet(principal: Principal, requested: uuid.UUID | None) -> uuid.UUID:
+    """The outlet a payment is taken at: the terminal's, or one the staff member works at."""
+    if principal.terminal_outlet_id is not None:
+        if requested is not None and requested != principal.terminal_outlet_id:
+            raise Forbidden("A terminal takes payments for its own outlet only.")
+        return principal.terminal_outlet_id
+    outlets = {scope for role, scope in principal.grants if role in (Role.manager, Role.cashier)}
+    if requested is None:
+        if len(outlets) != 1:
+            raise OutletRequired(
+                "You work at several outlets (or none): send `outlet_id`.",
+                errors=[{"loc": ["body", "outlet_id"], "msg": "required", "type": "missing"}],
+            )
+        (only,) = outlets
+        assert only is not None
+        return only
+    if requested not in outlets:
+        raise Forbidden("You do not take payments at this outlet.")
+    return requested
+
+
+@router.post("/payments", status_code=201, response_model=PaymentOut, responses=MONEY_RESPONSES)
+def take_payment(
+    body: PaymentIn, request: Request, db_session: DbSession, principal: CurrentPrincipal
+) -> JSONResponse:
+    """Take a payment at the till (a terminal, or the outlet's staff; Idempotency-Key)."""
+    outlet_id = till_outlet(principal, body.outlet_id)
+
+    def work() -> tuple[int, PaymentOut]:
+        taken = service.take_payment(
+            db_session=db_session,
+            outlet_id=outlet_id,
+            member_number=body.member_number,
+            amount_cents=body.amount_cents,
+            pin=body.pin,
+            reference=body.reference,
+            taken_by=principal.actor,
+            settings=request.app.state.settings,
+        )
+        payment = taken.payment
+        return 201, PaymentOut(
+            id=payment.id,
+            outlet_id=payment.outlet_id,
+            fund_id=payment.fund_id,
+            amount_cents=payment.amount_cents,
+            remaining_cents=taken.remaining_cents,
+            reference=payment.reference,
+            created_at=payment.created_at,
+        )
+
+    return idempotent(
+        request=request,
+        db_session=db_session,
+        caller=principal.actor,
+        body=body,
+        work=work,
+        required=True,
+    )
+
+
+@router.post(
+    "/payments/{payment_id}/refunds",
+    status_code=201,
+    response_model=RefundOut,
+    responses=MONEY_RESPONSES,
+)
+def refund(
+    payment_id: uuid.UUID,
+    body: RefundIn,
+    request: Request,
+    db_session: DbSession,
+    principal: CurrentPrincipal,
+) -> JSONResponse:
+    """Give credits back to the household that paid (the same outlet's staff or terminal)."""
+    outlet_id = views.outlet_of_payment(db_session, payment_id)
+    if not any(
+        principal.has(role, views.scope(outlet_id))
+        for role in (Role.manager, Role.cashier, Role.terminal)
+    ):
+        raise Forbidden("Only the outlet that took the payment refunds it.")
+
+    def work() -> tuple[int, RefundOut]:
+        row = service.refund(
+            db_session=db_session,
+            outlet_id=outlet_id,
+            payment_id=payment_id,
+            amount_cents=body.amount_cents,
+            reason=body.reason,
+            refunded_by=principal.actor,
+        )
+        return 201, RefundOut.model_validate(row, from_attributes=True)
+
+    return idempotent(
+        request=request,
+        db_session=db_session,
+        caller=principal.actor,
+        body=body,
+        work=work,
+        required=True,
+    )
+
+
+@router.get("/outlets/{outlet_id}/payments", response_model=OutletPaymentPage)
+def outlet_payments(
+    outlet_id: uuid.UUID,
+    db_session: DbSession,
+    _principal: OutletStaff,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> OutletPaymentPage:
+    """The payments taken at this outlet, newest first: amounts, never who paid."""
+    return views.outlet_payments(
+        db_session=db_session, outlet_id=outlet_id, start=from_, end=to, limit=limit, cursor=cursor
+    )
+
+
+@router.get("/outlets/{outlet_id}/balance", response_model=BalanceOut)
+def outlet_balance(
+    outlet_id: uuid.UUID, fund_id: uuid.UUID, db_session: DbSession, _principal: OutletStaff
+) -> BalanceOut:
+    """What the fund owes the outlet."""
+    return BalanceOut(
+        outlet_id=outlet_id,
+        fund_id=fund_id,
+        payable_cents=views.payable(db_session, outlet_id, fund_id),
+    )
