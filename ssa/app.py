@@ -20,7 +20,9 @@ from ssa.households import routes as household_routes
 from ssa.issuance import routes as issuance_routes
 from ssa.migrations import head_revisions
 from ssa.outlets import routes as outlet_routes
+from ssa.payments import request_routes
 from ssa.payments import routes as payment_routes
+from ssa.payouts import routes as payout_routes
 from ssa.problems import install_problem_handlers
 from ssa.reports import routes as report_routes
 from ssa.settings import DEVELOPMENT_SECRET_KEY, Settings, get_settings
@@ -83,4 +85,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(report_routes.router)
     app.include_router(outlet_routes.router)
     app.include_router(payment_routes.router)
+    app.include_router(request_routes.router)
+    app.include_router(payout_routes.router)
     return app

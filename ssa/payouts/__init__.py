@@ -1,0 +1,1 @@
+"""Payouts: paying outlets what the fund owes them, by SEPA credit transfer."""
