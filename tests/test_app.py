@@ -115,3 +115,30 @@ def test_openapi_describes_the_api(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert spec["info"]["title"] == "ssa"
     assert "/readyz" in spec["paths"]
+
+
+def test_a_value_the_database_refuses_is_a_validation_error(
+    app: FastAPI, client: TestClient
+) -> None:
+    from sqlalchemy import text
+
+    from ssa.auth.deps import DbSession
+
+    @app.get("/test/nul/{value}")
+    def nul(value: str, db_session: DbSession) -> dict[str, str]:
+        # PostgreSQL refuses NUL in text; SQLite stores it: force the refusal on both.
+        if "\x00" in value and db_session.get_bind().dialect.name == "sqlite":
+            from sqlalchemy.exc import DataError
+
+            raise DataError("SELECT", {}, ValueError("NUL"))
+        db_session.exec(text("SELECT :v"), params={"v": value})  # type: ignore[call-overload]
+        return {"ok": value}
+
+    assert_problem(client.get("/test/nul/a%00b"), 422, "validation_error")
+    response = client.post(
+        "/api/v1/auth/token",
+        content=b"grant_type=password&username=a%00b&password=x",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"

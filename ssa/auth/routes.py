@@ -64,6 +64,12 @@ async def token(request: Request, db_session: DbSession) -> JSONResponse:
     """OAuth2 token endpoint: password, client_credentials and refresh_token grants."""
     body = (await request.body()).decode("utf-8", errors="replace")
     form = parse_qs(body, keep_blank_values=False, max_num_fields=20)
+    if "\x00" in body or any("\x00" in v for values in form.values() for v in values):
+        return JSONResponse(
+            {"error": "invalid_request", "error_description": "NUL characters are not allowed."},
+            status_code=400,
+            headers={"Cache-Control": "no-store"},
+        )
     address = request.client.host if request.client else None
     status, payload, headers = await run_in_threadpool(
         token_response,
