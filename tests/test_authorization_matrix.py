@@ -14,15 +14,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from ssa.auth.models import OAuthClient
-from ssa.auth.tokens import new_secret, secret_hash
 from ssa.funds.models import Fund
 from ssa.funds.service import create_fund, current_period
-from ssa.households.models import Person
+from ssa.households.models import Household, Person
 from ssa.households.schemas import HouseholdIn
 from ssa.households.service import register
+from ssa.outlets.models import OutletCategory, OutletStatus
+from ssa.outlets.schemas import AddressIn as OutletAddress
+from ssa.outlets.schemas import OutletIn
+from ssa.outlets.service import create_terminal, register_outlet, set_status
 from ssa.settings import Settings
 from tests.conftest import People
+from tests.payments.helpers import valid_siret
 
 ROLES = [
     "anonymous",
@@ -35,9 +38,13 @@ ROLES = [
     "auditor",
     "member",
     "other_member",
+    "manager",
+    "cashier",
 ]
 
 OK, NO, ANON = "ok", "forbidden", "unauthenticated"
+# Got past authorisation, and was then refused for a business reason (a PIN not set...).
+PASS = "passes"
 
 
 def _policy(fund: Fund) -> dict[str, Any]:
@@ -46,27 +53,27 @@ def _policy(fund: Fund) -> dict[str, Any]:
 
 # (family, method, path, body) -> expected per role, in ROLES order.
 MATRIX: list[tuple[str, str, str, Callable[[Fund], Any] | None, list[str]]] = [
-    ("me", "GET", "/api/v1/me", None, [ANON, OK, OK, OK, OK, OK, OK, OK, OK, OK]),
+    ("me", "GET", "/api/v1/me", None, [ANON, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK]),
     (
         "users: create",
         "POST",
         "/api/v1/users",
         lambda f: {"email": f"{uuid.uuid4().hex[:10]}@example.org", "display_name": "New"},
-        [ANON, NO, NO, OK, OK, OK, NO, NO, NO, NO],
+        [ANON, NO, NO, OK, OK, OK, NO, NO, NO, NO, NO, NO],
     ),
     (
         "fund roles: grant",
         "POST",
         "/api/v1/funds/{fund_id}/roles",
         "grant",
-        [ANON, NO, NO, OK, OK, NO, NO, NO, NO, NO],
+        [ANON, NO, NO, OK, OK, NO, NO, NO, NO, NO, NO, NO],
     ),
     (
         "audit log",
         "GET",
         "/api/v1/funds/{fund_id}/audit-log",
         None,
-        [ANON, NO, NO, NO, OK, NO, NO, OK, NO, NO],
+        [ANON, NO, NO, NO, OK, NO, NO, OK, NO, NO, NO, NO],
     ),
     (
         "funds: create",
@@ -77,148 +84,245 @@ MATRIX: list[tuple[str, str, str, Callable[[Fund], Any] | None, list[str]]] = [
             "name": "Matrix fund",
             "iban": "FR7630006000011234567890189",
         },
-        [ANON, NO, NO, OK, NO, NO, NO, NO, NO, NO],
+        [ANON, NO, NO, OK, NO, NO, NO, NO, NO, NO, NO, NO],
     ),
-    ("funds: list", "GET", "/api/v1/funds", None, [ANON, OK, OK, OK, OK, OK, OK, OK, OK, OK]),
+    (
+        "funds: list",
+        "GET",
+        "/api/v1/funds",
+        None,
+        [ANON, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK],
+    ),
     (
         "funds: read",
         "GET",
         "/api/v1/funds/{fund_id}",
         None,
-        [ANON, OK, OK, OK, OK, OK, OK, OK, OK, OK],
+        [ANON, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK],
     ),
     (
         "policy: read",
         "GET",
         "/api/v1/funds/{fund_id}/policy",
         None,
-        [ANON, OK, OK, OK, OK, OK, OK, OK, OK, OK],
+        [ANON, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK],
     ),
     (
         "policy: history",
         "GET",
         "/api/v1/funds/{fund_id}/policy/history",
         None,
-        [ANON, OK, OK, OK, OK, OK, OK, OK, OK, OK],
+        [ANON, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK],
     ),
     (
         "policy: change",
         "PUT",
         "/api/v1/funds/{fund_id}/policy",
         "policy",
-        [ANON, NO, NO, NO, OK, NO, NO, NO, NO, NO],
+        [ANON, NO, NO, NO, OK, NO, NO, NO, NO, NO, NO, NO],
     ),
     (
         "households: register",
         "POST",
         "/api/v1/funds/{fund_id}/households",
         "household",
-        [ANON, NO, NO, NO, OK, NO, NO, NO, NO, NO],
+        [ANON, NO, NO, NO, OK, NO, NO, NO, NO, NO, NO, NO],
     ),
     (
         "households: list",
         "GET",
         "/api/v1/funds/{fund_id}/households",
         None,
-        [ANON, NO, NO, NO, OK, NO, NO, NO, NO, NO],
+        [ANON, NO, NO, NO, OK, NO, NO, NO, NO, NO, NO, NO],
     ),
     (
         "household: read",
         "GET",
         "/api/v1/households/{household_id}",
         None,
-        [ANON, NO, NO, NO, OK, NO, NO, NO, OK, NO],
+        [ANON, NO, NO, NO, OK, NO, NO, NO, OK, NO, NO, NO],
     ),
     (
         "household: change",
         "PATCH",
         "/api/v1/households/{household_id}",
         lambda f: {"chosen_contribution_cents": 1_500},
-        [ANON, NO, NO, NO, OK, NO, NO, NO, NO, NO],
+        [ANON, NO, NO, NO, OK, NO, NO, NO, NO, NO, NO, NO],
     ),
     (
         "household: set PIN",
         "PUT",
         "/api/v1/households/{household_id}/pin",
         lambda f: {"pin": "4321"},
-        [ANON, NO, NO, NO, OK, NO, NO, NO, OK, NO],
+        [ANON, NO, NO, NO, OK, NO, NO, NO, OK, NO, NO, NO],
     ),
     (
         "household: unlock PIN",
         "POST",
         "/api/v1/households/{household_id}/pin/unlock",
         None,
-        [ANON, NO, NO, NO, OK, NO, NO, NO, NO, NO],
+        [ANON, NO, NO, NO, OK, NO, NO, NO, NO, NO, NO, NO],
     ),
     (
         "household: account",
         "GET",
         "/api/v1/households/{household_id}/account",
         None,
-        [ANON, NO, NO, NO, OK, NO, NO, NO, OK, NO],
+        [ANON, NO, NO, NO, OK, NO, NO, NO, OK, NO, NO, NO],
     ),
     (
         "household: transactions",
         "GET",
         "/api/v1/households/{household_id}/transactions",
         None,
-        [ANON, NO, NO, NO, OK, NO, NO, NO, OK, NO],
+        [ANON, NO, NO, NO, OK, NO, NO, NO, OK, NO, NO, NO],
     ),
     (
         "contributions: record",
         "POST",
         "/api/v1/funds/{fund_id}/contributions",
         "contribution",
-        [ANON, NO, NO, NO, NO, NO, OK, NO, NO, NO],
+        [ANON, NO, NO, NO, NO, NO, OK, NO, NO, NO, NO, NO],
     ),
     (
         "contributions: statuses",
         "GET",
         "/api/v1/funds/{fund_id}/contributions?period=2026-01",
         None,
-        [ANON, NO, NO, NO, OK, NO, OK, OK, NO, NO],
+        [ANON, NO, NO, NO, OK, NO, OK, OK, NO, NO, NO, NO],
     ),
     (
         "contributions: waive",
         "POST",
         "/api/v1/funds/{fund_id}/contribution-waivers",
         "waiver",
-        [ANON, NO, NO, NO, OK, NO, NO, NO, NO, NO],
+        [ANON, NO, NO, NO, OK, NO, NO, NO, NO, NO, NO, NO],
     ),
     (
         "grants: record",
         "POST",
         "/api/v1/funds/{fund_id}/grants",
         lambda f: {"funder": "Ville", "amount_cents": 100_000, "received_on": "2026-01-05"},
-        [ANON, NO, NO, NO, NO, NO, OK, NO, NO, NO],
+        [ANON, NO, NO, NO, NO, NO, OK, NO, NO, NO, NO, NO],
     ),
     (
         "issuance: run",
         "POST",
         "/api/v1/funds/{fund_id}/issuances",
         lambda f: {"period": current_period(), "dry_run": True},
-        [ANON, NO, NO, NO, NO, NO, OK, NO, NO, NO],
+        [ANON, NO, NO, NO, NO, NO, OK, NO, NO, NO, NO, NO],
     ),
     (
         "period: close",
         "POST",
         "/api/v1/funds/{fund_id}/periods/2020-01/close",
         None,
-        [ANON, NO, NO, NO, NO, NO, OK, NO, NO, NO],
+        [ANON, NO, NO, NO, NO, NO, OK, NO, NO, NO, NO, NO],
     ),
     (
         "report",
         "GET",
         "/api/v1/funds/{fund_id}/report",
         None,
-        [ANON, NO, NO, NO, OK, NO, OK, OK, NO, NO],
+        [ANON, NO, NO, NO, OK, NO, OK, OK, NO, NO, NO, NO],
     ),
     (
         "ledger check",
         "GET",
         "/api/v1/funds/{fund_id}/ledger/check",
         None,
-        [ANON, NO, NO, NO, NO, NO, OK, OK, NO, NO],
+        [ANON, NO, NO, NO, NO, NO, OK, OK, NO, NO, NO, NO],
+    ),
+    (
+        "outlets: register",
+        "POST",
+        "/api/v1/outlets",
+        "outlet",
+        [ANON, NO, NO, NO, OK, OK, NO, NO, NO, NO, NO, NO],
+    ),
+    (
+        "outlet: read",
+        "GET",
+        "/api/v1/outlets/{outlet_id}",
+        None,
+        [ANON, OK, NO, OK, OK, OK, OK, OK, NO, NO, OK, OK],
+    ),
+    (
+        "outlets: public list",
+        "GET",
+        "/api/v1/funds/{fund_id}/outlets?status=accredited",
+        None,
+        [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK],
+    ),
+    (
+        "outlets: GeoJSON",
+        "GET",
+        "/api/v1/funds/{fund_id}/outlets.geojson",
+        None,
+        [OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK, OK],
+    ),
+    (
+        "outlets: full list",
+        "GET",
+        "/api/v1/funds/{fund_id}/outlets",
+        None,
+        [ANON, NO, NO, NO, OK, NO, OK, OK, NO, NO, NO, NO],
+    ),
+    (
+        "outlet: application",
+        "POST",
+        "/api/v1/funds/{fund_id}/outlets/{outlet_id}/application",
+        lambda f: {"criteria": {"local_origin": {"score": 2, "note": "within 50 km"}}},
+        [ANON, NO, NO, NO, OK, NO, NO, NO, NO, NO, NO, NO],
+    ),
+    (
+        "outlet: status decision",
+        "PUT",
+        "/api/v1/funds/{fund_id}/outlets/{outlet_id}/status",
+        lambda f: {"status": "accredited", "decision_reference": "AG 2026-03"},
+        [ANON, NO, NO, NO, OK, NO, NO, NO, NO, NO, NO, NO],
+    ),
+    (
+        "outlet: status history",
+        "GET",
+        "/api/v1/funds/{fund_id}/outlets/{outlet_id}/history",
+        None,
+        [ANON, NO, NO, NO, OK, NO, OK, OK, NO, NO, NO, NO],
+    ),
+    (
+        "outlet: staff",
+        "POST",
+        "/api/v1/outlets/{outlet_id}/staff",
+        "staff",
+        [ANON, NO, NO, NO, NO, NO, NO, NO, NO, NO, OK, NO],
+    ),
+    (
+        "outlet: terminals",
+        "POST",
+        "/api/v1/outlets/{outlet_id}/terminals",
+        lambda f: {"label": "Till 2"},
+        [ANON, NO, NO, NO, OK, OK, NO, NO, NO, NO, OK, NO],
+    ),
+    (
+        "payments: take",
+        "POST",
+        "/api/v1/payments",
+        "payment",
+        [ANON, PASS, NO, NO, NO, NO, NO, NO, NO, NO, PASS, PASS],
+    ),
+    (
+        "outlet: payments",
+        "GET",
+        "/api/v1/outlets/{outlet_id}/payments",
+        None,
+        [ANON, OK, NO, NO, NO, NO, NO, NO, NO, NO, OK, OK],
+    ),
+    (
+        "outlet: balance",
+        "GET",
+        "/api/v1/outlets/{outlet_id}/balance?fund_id={fund_id}",
+        None,
+        [ANON, OK, NO, NO, NO, NO, NO, NO, NO, NO, OK, OK],
     ),
 ]
 
@@ -229,22 +333,33 @@ class World:
 
     headers: dict[str, dict[str, str]]
     household_id: uuid.UUID
+    outlet_id: uuid.UUID
 
 
 @pytest.fixture
 def world(client: TestClient, people: People, fund: Fund, engine: Engine) -> World:
     with Session(engine) as session:
         other = create_fund(db_session=session, slug=f"{fund.slug}-o", name="Other fund")
-        secret = new_secret()
-        terminal = OAuthClient(
-            client_id=f"till-{uuid.uuid4().hex[:8]}",
-            client_secret_hash=secret_hash(secret),
-            label="Till",
-            outlet_id=uuid.uuid4(),
+        outlet = register_outlet(
+            db_session=session, outlet_in=_outlet_in(), actor="system:test", request_id=None
         )
-        session.add(terminal)
+        set_status(
+            db_session=session,
+            fund_id=fund.id,
+            outlet_id=outlet.id,
+            status=OutletStatus.accredited,
+            actor="system:test",
+            decision_reference="AG",
+        )
+        terminal, secret = create_terminal(
+            db_session=session,
+            outlet_id=outlet.id,
+            label="Till",
+            actor="system:test",
+            request_id=None,
+        )
         session.commit()
-        other_id, terminal_id = other.id, terminal.client_id
+        other_id, terminal_id, outlet_id = other.id, terminal.client_id, outlet.id
     token = client.post(
         "/api/v1/auth/token",
         data={
@@ -265,8 +380,22 @@ def world(client: TestClient, people: People, fund: Fund, engine: Engine) -> Wor
         "other_coordinator": people.as_(("coordinator", other_id)),
         "treasurer": people.as_(("treasurer", fund.id)),
         "auditor": people.as_(("auditor", fund.id)),
+        "manager": people.as_(("manager", outlet_id)),
+        "cashier": people.as_(("cashier", outlet_id)),
     }
-    return World(headers=headers, household_id=member[0])
+    return World(headers=headers, household_id=member[0], outlet_id=outlet_id)
+
+
+def _outlet_in() -> OutletIn:
+    return OutletIn(
+        name=f"Épicerie {uuid.uuid4().hex[:6]}",
+        siret=valid_siret(uuid.uuid4().int),
+        iban="FR7630006000011234567890189",
+        address=OutletAddress(line1="12 cours Victor Hugo", postcode="33000", city="Bordeaux"),
+        category=OutletCategory.grocer,
+        latitude=44.8378,
+        longitude=-0.5792,
+    )
 
 
 def _household_member(engine: Engine, fund_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
@@ -309,6 +438,15 @@ def _household_body(email: bool = False) -> dict[str, Any]:
 def _body(kind: object, fund: Fund, client: TestClient, world: World, people: People) -> Any:
     if kind == "household":
         return _household_body()
+    if kind == "outlet":
+        return _outlet_in().model_dump(mode="json")
+    if kind == "staff":
+        return {"user_id": str(people.user()), "role": "cashier"}
+    if kind == "payment":
+        with Session(people.engine) as session:
+            number = session.get(Household, world.household_id)
+            assert number is not None
+        return {"member_number": number.member_number, "amount_cents": 100, "pin": "0000"}
     if kind == "contribution":
         return {
             "household_id": str(world.household_id),
@@ -348,12 +486,17 @@ def test_authorization_matrix(
     for role, want in zip(ROLES, expected, strict=True):
         payload = _body(body, fund, client, world, people)
         headers = {**world.headers[role], "Idempotency-Key": uuid.uuid4().hex}
-        url = path.format(fund_id=fund.id, household_id=world.household_id)
+        url = path.format(
+            fund_id=fund.id, household_id=world.household_id, outlet_id=world.outlet_id
+        )
         response = client.request(method, url, json=payload, headers=headers)
-        got = {401: ANON, 403: NO}.get(response.status_code, OK)
+        code = response.json().get("code") if response.status_code >= 400 else None
+        got = ANON if code == "unauthenticated" else NO if code == "forbidden" else OK
+        if got == OK and want == PASS and response.status_code < 500:
+            got = PASS  # authorised; refused later for a business reason
         if got != want or (got == OK and response.status_code >= 400):
             outcomes[role] = f"expected {want}, got {response.status_code}: {response.text[:200]}"
-        if got != OK:
+        if got in (ANON, NO):
             assert response.headers["content-type"] == "application/problem+json"
-            assert response.json()["code"] == got
+            assert response.status_code == (401 if got == ANON else 403)
     assert outcomes == {}, f"{family}: {outcomes}"

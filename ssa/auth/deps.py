@@ -186,7 +186,9 @@ def fund_path(request: Request, _db_session: Session) -> Scope:
 
 
 def outlet_path(request: Request, _db_session: Session) -> Scope:
-    return Scope(outlet_id=_path_uuid(request, "outlet_id"))
+    """The outlet in the path; fund roles of any fund count (outlets are businesses that
+    any fund may accredit, and their staff-facing data is not personal)."""
+    return Scope(outlet_id=_path_uuid(request, "outlet_id"), any_fund=True)
 
 
 class Authorize:

@@ -12,6 +12,7 @@ from ssa.auth.deps import (
     Forbidden,
     Principal,
     Scope,
+    Unauthenticated,
     any_fund,
     fund_path,
     get_optional_principal,
@@ -137,6 +138,8 @@ def fund_outlets(
         principal.has(role, Scope(fund_id=fund_id))
         for role in (Role.coordinator, Role.treasurer, Role.auditor)
     )
+    if not public and principal is None:
+        raise Unauthenticated()
     if not public and not staff:
         raise Forbidden("Only the fund's staff see outlets other than the accredited ones.")
     after = decode_cursor(cursor, 2)
