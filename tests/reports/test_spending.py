@@ -1,0 +1,111 @@
+"""Spending by outlet category in the fund report: net of refunds, small groups hidden."""
+
+import uuid
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from ssa.db import unit_of_work
+from ssa.funds.models import Fund
+from ssa.funds.service import current_period
+from ssa.households.models import Household
+from ssa.outlets.models import OutletCategory, OutletStatus
+from ssa.outlets.schemas import AddressIn, OutletIn
+from ssa.outlets.service import register_outlet, set_status
+from ssa.payments import requests
+from ssa.payments.service import refund
+from ssa.reports.service import MIN_GROUP
+from ssa.reports.spending import spending_by_category
+from tests.conftest import People
+from tests.issuance.helpers import add_household, make_fund
+from tests.issuance.test_issuance import issue
+from tests.payments.helpers import IBAN, valid_siret
+
+
+def accredited_outlet(engine: Engine, fund: Fund, category: OutletCategory) -> uuid.UUID:
+    with Session(engine, expire_on_commit=False) as session:
+        outlet = register_outlet(
+            db_session=session,
+            outlet_in=OutletIn(
+                name=f"{category} {uuid.uuid4().hex[:6]}",
+                siret=valid_siret(uuid.uuid4().int),
+                iban=IBAN,
+                address=AddressIn(line1="1 place du Marché", postcode="33000", city="Bordeaux"),
+                category=category,
+            ),
+            actor="system:test",
+            request_id=None,
+        )
+        set_status(
+            db_session=session,
+            fund_id=fund.id,
+            outlet_id=outlet.id,
+            status=OutletStatus.accredited,
+            actor="system:test",
+            decision_reference="AG 2026-02",
+        )
+        session.commit()
+        return outlet.id
+
+
+def spend(engine: Engine, household: Household, outlet_id: uuid.UUID, cents: int) -> uuid.UUID:
+    """A payment from the phone, straight through the service."""
+    with unit_of_work(engine) as session:
+        asked = requests.create_request(
+            db_session=session,
+            outlet_id=outlet_id,
+            amount_cents=cents,
+            reference=None,
+            created_by="system:test",
+        )
+        taken = requests.confirm_request(
+            db_session=session, request_id=asked.id, household_id=household.id
+        )
+        return taken.payment.id
+
+
+def test_categories_of_fewer_than_five_households_are_hidden(
+    client: TestClient, engine: Engine, people: People, app: Any
+) -> None:
+    fund = make_fund(engine)
+    households = [add_household(engine, fund) for _ in range(MIN_GROUP + 1)]
+    issue(engine, fund)
+    market = accredited_outlet(engine, fund, OutletCategory.market_stall)
+    bakery = accredited_outlet(engine, fund, OutletCategory.bakery)
+
+    # Five households at the market (one of them twice), two at the bakery.
+    market_payments = [spend(engine, h, market, 1_000) for h in households[:MIN_GROUP]]
+    spend(engine, households[0], market, 500)
+    spend(engine, households[4], bakery, 300)
+    spend(engine, households[5], bakery, 700)
+    with unit_of_work(engine) as session:
+        refund(
+            db_session=session,
+            outlet_id=market,
+            payment_id=market_payments[1],
+            amount_cents=200,
+            reason="bruised",
+            refunded_by="system:test",
+        )
+
+    period = current_period()
+    with Session(engine) as session:
+        rows = list(spending_by_category(session, fund.id, period))
+    assert rows == [("bakery", 2, 1_000), ("market_stall", MIN_GROUP, 5_300)]
+
+    coordinator = people.as_(("coordinator", fund.id))
+    report = client.get(
+        f"/api/v1/funds/{fund.id}/report", params={"period": period}, headers=coordinator
+    )
+    assert report.status_code == 200, report.text
+    assert report.json()["spending_by_category"] == [
+        {"category": "market_stall", "households": MIN_GROUP, "spent_cents": 5_300}
+    ]
+    assert report.json()["spent_cents"] == 6_500
+    assert report.json()["refunded_cents"] == 200
+
+    # Another fund's spending is not counted here.
+    with Session(engine) as session:
+        assert list(spending_by_category(session, make_fund(engine).id, period)) == []
