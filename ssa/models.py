@@ -16,6 +16,7 @@ from ssa.issuance.models import HouseholdIssuance, PeriodClose
 from ssa.ledger.models import LedgerAccount, LedgerPosting, LedgerTransaction
 from ssa.outlets.models import Outlet, OutletFund, OutletStatusChange
 from ssa.payments.models import Payment, PaymentRequest, Refund
+from ssa.payouts.models import Payout, PayoutLine
 
 __all__ = [
     "AuditEntry",
@@ -38,6 +39,8 @@ __all__ = [
     "OutletStatusChange",
     "Payment",
     "PaymentRequest",
+    "Payout",
+    "PayoutLine",
     "PeriodClose",
     "Person",
     "RefreshToken",
