@@ -2,6 +2,8 @@
 
 import base64
 import json
+import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query
@@ -34,3 +36,18 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
     if not isinstance(values, list) or len(values) != arity:
         raise BadCursor("The cursor is not one this API gave.")
     return values
+
+
+def decode_position(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """A (timestamp, id) cursor of a list ordered newest first."""
+    values = decode_cursor(cursor, 2)
+    if values is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(values[0])), uuid.UUID(str(values[1]))
+    except ValueError as exc:
+        raise BadCursor("The cursor is not one this API gave.") from exc
+
+
+def encode_position(at: datetime, item_id: uuid.UUID) -> str:
+    return encode_cursor(at.isoformat(), str(item_id))

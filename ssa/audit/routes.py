@@ -2,7 +2,6 @@
 
 import json
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -11,7 +10,7 @@ from ssa.audit.schemas import AuditEntryOut, AuditPage
 from ssa.audit.service import list_entries
 from ssa.auth.deps import Authorize, DbSession, Principal, fund_path
 from ssa.auth.roles import Role
-from ssa.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from ssa.pagination import Cursor, Limit, decode_position, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
@@ -27,8 +26,7 @@ def audit_log(
     cursor: Cursor = None,
 ) -> AuditPage:
     """Privileged actions in this fund, newest first."""
-    after = decode_cursor(cursor, 2)
-    position = (datetime.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None
+    position = decode_position(cursor)
     entries = list_entries(db_session=db_session, fund_id=fund_id, limit=limit + 1, before=position)
     items = [
         AuditEntryOut(

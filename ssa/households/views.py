@@ -2,7 +2,6 @@
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, case, func, or_
 from sqlmodel import Session, col, select
@@ -11,7 +10,7 @@ from ssa.funds.service import current_period
 from ssa.households.models import Household
 from ssa.households.schemas import AccountOut, TransactionOut, TransactionPage
 from ssa.ledger.models import LedgerAccount, LedgerPosting, LedgerTransaction, TransactionKind
-from ssa.pagination import decode_cursor, encode_cursor
+from ssa.pagination import decode_position, encode_cursor
 
 # How the ledger's transaction kinds read from the household's side.
 HOUSEHOLD_KINDS = {
@@ -89,9 +88,9 @@ def transactions(
     )
     if period is not None:
         query = query.where(col(LedgerTransaction.period) == period)
-    after = decode_cursor(cursor, 2)
-    if after is not None:
-        at, last_id = datetime.fromisoformat(str(after[0])), uuid.UUID(str(after[1]))
+    position = decode_position(cursor)
+    if position is not None:
+        at, last_id = position
         query = query.where(
             or_(
                 col(LedgerTransaction.created_at) < at,

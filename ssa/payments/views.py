@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from ssa.auth.deps import Scope
 from ssa.ledger.models import LedgerAccount
 from ssa.outlets.models import OutletFund
-from ssa.pagination import decode_cursor, encode_cursor
+from ssa.pagination import decode_position, encode_cursor
 from ssa.payments.models import Payment
 from ssa.payments.schemas import OutletPaymentOut, OutletPaymentPage
 from ssa.payments.service import PaymentNotFound
@@ -54,9 +54,9 @@ def outlet_payments(
         query = query.where(col(Payment.created_at) >= start)
     if end is not None:
         query = query.where(col(Payment.created_at) < end)
-    after = decode_cursor(cursor, 2)
-    if after is not None:
-        at, last = datetime.fromisoformat(str(after[0])), uuid.UUID(str(after[1]))
+    position = decode_position(cursor)
+    if position is not None:
+        at, last = position
         query = query.where(
             or_(
                 col(Payment.created_at) < at,

@@ -1,7 +1,6 @@
 """Payout endpoints: batches of transfers to outlets, their SEPA file, confirm and cancel."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -11,7 +10,7 @@ from sqlmodel import Session
 from ssa.auth.deps import Authorize, DbSession, MalformedId, Principal, Scope, fund_path
 from ssa.auth.roles import Role
 from ssa.idempotency.http import MONEY_RESPONSES, idempotent
-from ssa.pagination import BadCursor, Cursor, Limit, decode_cursor, encode_cursor
+from ssa.pagination import Cursor, Limit, decode_position, encode_cursor
 from ssa.payouts import service
 from ssa.payouts.schemas import PayoutIn, PayoutOut, PayoutPage
 from ssa.payouts.sepa import sepa_credit_transfer
@@ -102,11 +101,7 @@ def list_payouts(
     cursor: Cursor = None,
 ) -> PayoutPage:
     """The fund's payout batches, newest first (treasurer, auditor, coordinator)."""
-    after = decode_cursor(cursor, 2)
-    try:
-        position = (datetime.fromisoformat(after[0]), uuid.UUID(after[1])) if after else None
-    except (TypeError, ValueError) as exc:
-        raise BadCursor("The cursor is not one this API gave.") from exc
+    position = decode_position(cursor)
     found = service.list_payouts(
         db_session=db_session, fund_id=fund_id, limit=limit + 1, before=position
     )
@@ -170,7 +165,7 @@ def confirm_payout(
         caller=principal.actor,
         body=None,
         work=work,
-        required=False,
+        required=True,
     )
 
 
@@ -196,5 +191,5 @@ def cancel_payout(
         caller=principal.actor,
         body=None,
         work=work,
-        required=False,
+        required=True,
     )

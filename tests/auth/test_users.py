@@ -168,6 +168,13 @@ def test_the_audit_log_pages_and_is_append_only(
         f"/api/v1/funds/{fund.id}/audit-log", params={"cursor": "%%%"}, headers=coordinator
     )
     assert bad.status_code == 422
+    from ssa.pagination import encode_cursor
+
+    forged = encode_cursor("not a date", "not an id")
+    bad = client.get(
+        f"/api/v1/funds/{fund.id}/audit-log", params={"cursor": forged}, headers=coordinator
+    )
+    assert bad.status_code == 422
     with pytest.raises(IntegrityError), Session(engine) as session:
         session.exec(update(AuditEntry).values(action="forged"))  # type: ignore[call-overload]
         session.commit()

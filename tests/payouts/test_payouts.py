@@ -143,7 +143,10 @@ def test_confirm_pays_from_the_bank_and_feeds_the_report(
     payout = create(client, books, treasurer).json()
     assert fund_balance(engine, books.fund, AccountKind.bank) == bank_before
 
-    confirmed = client.post(f"/api/v1/payouts/{payout['id']}/confirm", headers=treasurer)
+    confirmed = client.post(
+        f"/api/v1/payouts/{payout['id']}/confirm",
+        headers={**treasurer, "Idempotency-Key": uuid.uuid4().hex},
+    )
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["status"] == "confirmed"
     assert confirmed.json()["confirmed_at"] is not None
@@ -153,11 +156,17 @@ def test_confirm_pays_from_the_bank_and_feeds_the_report(
     assert [payable(engine, books, o) for o in books.outlets] == [0, 0]
     assert books_clean(engine, books.fund) == []
 
-    repeated = client.post(f"/api/v1/payouts/{payout['id']}/confirm", headers=treasurer)
+    repeated = client.post(
+        f"/api/v1/payouts/{payout['id']}/confirm",
+        headers={**treasurer, "Idempotency-Key": uuid.uuid4().hex},
+    )
     assert repeated.status_code == 200
     assert repeated.json() == confirmed.json()
     assert fund_balance(engine, books.fund, AccountKind.bank) == bank_before - 4_500
-    cancel = client.post(f"/api/v1/payouts/{payout['id']}/cancel", headers=treasurer)
+    cancel = client.post(
+        f"/api/v1/payouts/{payout['id']}/cancel",
+        headers={**treasurer, "Idempotency-Key": uuid.uuid4().hex},
+    )
     assert cancel.status_code == 409
     assert cancel.json()["code"] == "payout_not_open"
     assert audit_actions(engine, payout["id"]) == ["payout.create", "payout.confirm"]
@@ -180,7 +189,10 @@ def test_cancel_puts_the_amounts_back_on_the_payables(
     treasurer = people.as_(("treasurer", books.fund.id))
     bank_before = fund_balance(engine, books.fund, AccountKind.bank)
     payout = create(client, books, treasurer).json()
-    cancelled = client.post(f"/api/v1/payouts/{payout['id']}/cancel", headers=treasurer)
+    cancelled = client.post(
+        f"/api/v1/payouts/{payout['id']}/cancel",
+        headers={**treasurer, "Idempotency-Key": uuid.uuid4().hex},
+    )
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["status"] == "cancelled"
     assert [payable(engine, books, o) for o in books.outlets] == [2_200, 700]
@@ -188,11 +200,17 @@ def test_cancel_puts_the_amounts_back_on_the_payables(
     assert fund_balance(engine, books.fund, AccountKind.bank) == bank_before
     assert books_clean(engine, books.fund) == []
 
-    again = client.post(f"/api/v1/payouts/{payout['id']}/cancel", headers=treasurer)
+    again = client.post(
+        f"/api/v1/payouts/{payout['id']}/cancel",
+        headers={**treasurer, "Idempotency-Key": uuid.uuid4().hex},
+    )
     assert again.status_code == 200
     assert again.json()["status"] == "cancelled"
     assert [payable(engine, books, o) for o in books.outlets] == [2_200, 700]
-    confirm = client.post(f"/api/v1/payouts/{payout['id']}/confirm", headers=treasurer)
+    confirm = client.post(
+        f"/api/v1/payouts/{payout['id']}/confirm",
+        headers={**treasurer, "Idempotency-Key": uuid.uuid4().hex},
+    )
     assert confirm.status_code == 409
     assert confirm.json()["code"] == "payout_not_open"
     sepa = client.get(f"/api/v1/payouts/{payout['id']}/sepa.xml", headers=treasurer)
@@ -216,7 +234,10 @@ def test_confirm_is_refused_when_the_bank_does_not_hold_the_total(
     bank_before = fund_balance(engine, books.fund, AccountKind.bank)
     assert bank_before < 9_000
     payout = create(client, books, treasurer).json()
-    refused = client.post(f"/api/v1/payouts/{payout['id']}/confirm", headers=treasurer)
+    refused = client.post(
+        f"/api/v1/payouts/{payout['id']}/confirm",
+        headers={**treasurer, "Idempotency-Key": uuid.uuid4().hex},
+    )
     assert refused.status_code == 409
     assert refused.json()["code"] == "insufficient_balance"
     assert refused.json()["available_cents"] == bank_before
@@ -225,7 +246,10 @@ def test_confirm_is_refused_when_the_bank_does_not_hold_the_total(
     assert fund_balance(engine, books.fund, AccountKind.bank) == bank_before
     assert fund_balance(engine, books.fund, AccountKind.payouts_in_transit) == 9_000
     assert books_clean(engine, books.fund) == ["coverage"]  # uncovered on purpose
-    cancelled = client.post(f"/api/v1/payouts/{payout['id']}/cancel", headers=treasurer)
+    cancelled = client.post(
+        f"/api/v1/payouts/{payout['id']}/cancel",
+        headers={**treasurer, "Idempotency-Key": uuid.uuid4().hex},
+    )
     assert cancelled.status_code == 200
 
 
@@ -320,7 +344,10 @@ def test_who_may_do_what(client: TestClient, people: People, engine: Engine) -> 
     payout = create(client, books, treasurer).json()
     for name, headers in roles.items():
         for action in ("confirm", "cancel"):
-            answer = client.post(f"/api/v1/payouts/{payout['id']}/{action}", headers=headers)
+            answer = client.post(
+                f"/api/v1/payouts/{payout['id']}/{action}",
+                headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+            )
             assert answer.status_code == (401 if name == "anonymous" else 403), (name, action)
         for path in ("", "/sepa.xml"):
             answer = client.get(f"/api/v1/payouts/{payout['id']}{path}", headers=headers)
@@ -348,7 +375,10 @@ def test_the_list_pages_newest_first(client: TestClient, people: People, engine:
         payout = create(client, books, treasurer).json()
         ids.append(payout["id"])
         assert (
-            client.post(f"/api/v1/payouts/{payout['id']}/cancel", headers=treasurer).status_code
+            client.post(
+                f"/api/v1/payouts/{payout['id']}/cancel",
+                headers={**treasurer, "Idempotency-Key": uuid.uuid4().hex},
+            ).status_code
             == 200
         )
     seen: list[str] = []
