@@ -18,7 +18,6 @@ from sqlalchemy import (
     Uuid,
     and_,
     case,
-    exists,
     extract,
     func,
     insert,
@@ -148,10 +147,14 @@ def eligibility(fund_id: uuid.UUID, period: str, policy: FundPolicy) -> Select[A
     )
     settled = _settled_periods(fund_id, window)
     unpaid = counted - func.coalesce(settled.c.settled, 0)
-    already = exists().where(
-        col(HouseholdIssuance.household_id) == col(Household.id),
-        col(HouseholdIssuance.period) == period,
+    # The period's issuances, read once through a join: a correlated EXISTS would be
+    # re-run per household against the table the same statement inserts into.
+    issued = (
+        select(col(HouseholdIssuance.household_id))
+        .where(col(HouseholdIssuance.fund_id) == fund_id, col(HouseholdIssuance.period) == period)
+        .subquery("issued")
     )
+    already = issued.c.household_id.is_not(None)
     # Periods without spending count from the last spending, or from joining.
     spent, joined = col(Household.last_spending_period), col(Household.joined_period)
     last_activity = case((or_(spent.is_(None), spent < joined), joined), else_=spent)
@@ -178,6 +181,7 @@ def eligibility(fund_id: uuid.UUID, period: str, policy: FundPolicy) -> Select[A
         .select_from(Household)
         .outerjoin(composition, composition.c.household_id == col(Household.id))
         .outerjoin(settled, settled.c.household_id == col(Household.id))
+        .outerjoin(issued, issued.c.household_id == col(Household.id))
         .where(col(Household.fund_id) == fund_id, col(Household.status) != "left")
     )
 

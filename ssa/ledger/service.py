@@ -234,7 +234,8 @@ def apply_postings_to_balances(*, db_session: Session, transaction_id: uuid.UUID
     posting is on a distinct account; the CHECK constraint still refuses a balance
     that would go below zero.
     """
-    db_session.exec(
+    # Core, not the ORM: the ORM would return and track every updated row.
+    db_session.connection().execute(
         update(LedgerAccount)
         .where(
             col(LedgerAccount.id) == col(LedgerPosting.account_id),
