@@ -13,8 +13,14 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
+    Column,
     ColumnElement,
+    Connection,
+    MetaData,
     Select,
+    String,
+    Table,
     Uuid,
     and_,
     case,
@@ -245,7 +251,53 @@ def issue_period(
     get_fund(db_session=db_session, fund_id=fund_id)
     check_issuable(db_session, fund_id, period, today or utcnow().date())
     policy = policy_for(db_session=db_session, fund_id=fund_id, period=period)
-    candidates = eligibility(fund_id, period, policy).subquery("candidates")
+    connection = db_session.connection()
+    candidates = _materialise(connection, eligibility(fund_id, period, policy))
+    try:
+        return _issue(
+            db_session,
+            fund_id=fund_id,
+            period=period,
+            policy=policy,
+            candidates=candidates,
+            dry_run=dry_run,
+            actor=actor,
+            request_id=request_id,
+        )
+    finally:
+        if connection.in_transaction() and not connection.invalidated:
+            candidates.drop(connection, checkfirst=True)
+
+
+def _materialise(connection: Connection, query: Select[Any]) -> Table:
+    """Evaluate the eligibility once, into a temporary table the run reads three times."""
+    table = Table(
+        f"issuance_candidates_{uuid.uuid4().hex[:12]}",
+        MetaData(),
+        Column("household_id", Uuid(), primary_key=True),
+        Column("account_id", Uuid(), nullable=False),
+        Column("amount_cents", BigInteger(), nullable=False),
+        Column("reason", String(30)),
+        prefixes=["TEMPORARY"],
+    )
+    table.create(connection)
+    connection.execute(
+        insert(table).from_select(["household_id", "account_id", "amount_cents", "reason"], query)
+    )
+    return table
+
+
+def _issue(
+    db_session: Session,
+    *,
+    fund_id: uuid.UUID,
+    period: str,
+    policy: FundPolicy,
+    candidates: Table,
+    dry_run: bool,
+    actor: str,
+    request_id: str | None,
+) -> IssuanceSummary:
     skipped = [
         {"household_id": str(household_id), "reason": reason}
         for household_id, reason in db_session.connection()
