@@ -6,10 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import delete
+from sqlmodel import col
 
 from ssa.auth.deps import Authorize, CurrentPrincipal, DbSession, Forbidden, Principal, outlet_path
 from ssa.auth.roles import Role
 from ssa.idempotency.http import MONEY_RESPONSES, idempotent
+from ssa.idempotency.models import IdempotencyKey
 from ssa.payments import service, views
 from ssa.payments.schemas import (
     BalanceOut,
@@ -41,10 +44,12 @@ def till_outlet(principal: Principal, requested: uuid.UUID | None) -> uuid.UUID:
             raise Forbidden("A terminal takes payments for its own outlet only.")
         return principal.terminal_outlet_id
     outlets = {scope for role, scope in principal.grants if role in (Role.manager, Role.cashier)}
+    if not outlets:
+        raise Forbidden("Only an outlet's terminals and staff take payments.")
     if requested is None:
         if len(outlets) != 1:
             raise OutletRequired(
-                "You work at several outlets (or none): send `outlet_id`.",
+                "You work at several outlets: send `outlet_id`.",
                 errors=[{"loc": ["body", "outlet_id"], "msg": "required", "type": "missing"}],
             )
         (only,) = outlets
@@ -84,14 +89,32 @@ def take_payment(
             created_at=payment.created_at,
         )
 
-    return idempotent(
-        request=request,
-        db_session=db_session,
-        caller=principal.actor,
-        body=body,
-        work=work,
-        required=True,
-    )
+    try:
+        return idempotent(
+            request=request,
+            db_session=db_session,
+            caller=principal.actor,
+            body=body,
+            work=work,
+            required=True,
+        )
+    except Problem as problem:
+        if problem.keeps_changes:
+            # A wrong PIN is committed so that it counts; the key's claim must not be, or a
+            # retry with the same key would find a claim without an answer.
+            _forget_claim(db_session, principal.actor, request.headers.get("idempotency-key"))
+        raise
+
+
+def _forget_claim(db_session: DbSession, caller: str, key: str | None) -> None:
+    if key:
+        db_session.exec(
+            delete(IdempotencyKey).where(
+                col(IdempotencyKey.caller) == caller,
+                col(IdempotencyKey.key) == key,
+                col(IdempotencyKey.status_code).is_(None),
+            )
+        )
 
 
 @router.post(
