@@ -15,12 +15,10 @@ import segno
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from ssa.households.models import Household, HouseholdStatus
-from ssa.ledger.models import TransactionKind
-from ssa.ledger.service import credit, debit, post_transaction
-from ssa.outlets.models import Outlet, OutletFund, OutletStatus
+from ssa.households.models import Household
+from ssa.outlets.models import Outlet
 from ssa.payments.models import Payment, PaymentRequest, PaymentRequestStatus
-from ssa.payments.service import HouseholdInactive, OutletNotAccredited, TakenPayment
+from ssa.payments.service import TakenPayment, accredited_standing, charge_household
 from ssa.problems import Conflict, NotFound
 from ssa.timeutil import utcnow
 
@@ -181,67 +179,6 @@ def expire_if_due(
         )
 
 
-def _accredited_standing(
-    db_session: Session, household: Household, outlet_id: uuid.UUID
-) -> OutletFund:
-    """The outlet's standing in the household's fund, if the household may pay there now."""
-    standing = db_session.exec(
-        select(OutletFund).where(
-            col(OutletFund.outlet_id) == outlet_id, col(OutletFund.fund_id) == household.fund_id
-        )
-    ).first()
-    if standing is None or standing.status != OutletStatus.accredited:
-        raise OutletNotAccredited("The member's fund does not accept payments at this outlet.")
-    if household.status != HouseholdStatus.active:
-        raise HouseholdInactive("This card cannot pay: the household is suspended or has left.")
-    return standing
-
-
-def _charge(
-    db_session: Session,
-    *,
-    household: Household,
-    standing: OutletFund,
-    amount_cents: int,
-    reference: str | None,
-    taken_by: str,
-    now: datetime,
-) -> TakenPayment:
-    """Move the credits to the outlet's payable and write the payment (as at the till)."""
-    period = now.strftime("%Y-%m")
-    # Not enough credits: the ledger refuses with `insufficient_credits` and what is left.
-    posted = post_transaction(
-        db_session=db_session,
-        fund_id=household.fund_id,
-        kind=TransactionKind.payment,
-        legs=[
-            debit(household.account_id, amount_cents),
-            credit(standing.payable_account_id, amount_cents),
-        ],
-        period=period,
-    )
-    payment = Payment(
-        fund_id=household.fund_id,
-        outlet_id=standing.outlet_id,
-        household_id=household.id,
-        amount_cents=amount_cents,
-        reference=reference,
-        period=period,
-        transaction_id=posted.transaction_id,
-        taken_by=taken_by,
-        created_at=now,
-    )
-    db_session.add(payment)
-    if household.last_spending_period != period:
-        db_session.exec(
-            update(Household)
-            .where(col(Household.id) == household.id)
-            .values(last_spending_period=period)
-        )
-    db_session.flush()
-    return TakenPayment(payment=payment, remaining_cents=posted.balances[household.account_id])
-
-
 def confirm_request(
     *,
     db_session: Session,
@@ -266,7 +203,7 @@ def confirm_request(
     household = db_session.get(Household, household_id)
     if household is None:
         raise NotFound("No such household.")
-    standing = _accredited_standing(db_session, household, payment_request.outlet_id)
+    standing = accredited_standing(db_session, household, payment_request.outlet_id)
     # The claim: a second confirmation waits here on the row (PostgreSQL) or on the write
     # lock (SQLite), then finds the request paid. A refusal below rolls the claim back.
     claimed = db_session.exec(
@@ -283,7 +220,7 @@ def confirm_request(
         raise PaymentRequestNotPending(
             f"This payment request is {payment_request.status}.", status=payment_request.status
         )
-    taken = _charge(
+    taken = charge_household(
         db_session,
         household=household,
         standing=standing,

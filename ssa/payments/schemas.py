@@ -6,7 +6,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Amount = Annotated[int, Field(gt=0, le=1_000_000, description="cents, at most 10 000 EUR")]
+Amount = Annotated[
+    int, Field(gt=0, le=1_000_000, strict=True, description="cents, at most 10 000 EUR")
+]
 
 
 class Strict(BaseModel):

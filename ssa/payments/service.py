@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import case, update
 from sqlmodel import Session, col, select
 
+from ssa.funds.service import current_period
 from ssa.households.models import Household, HouseholdStatus
 from ssa.households.numbers import normalise
 from ssa.households.service import pin_matches
@@ -127,18 +128,10 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def take_payment(
-    *,
-    db_session: Session,
-    outlet_id: uuid.UUID,
-    member_number: str,
-    amount_cents: int,
-    pin: str,
-    reference: str | None,
-    taken_by: str,
-    settings: Settings,
-) -> TakenPayment:
-    household = _find_household(db_session, member_number)
+def accredited_standing(
+    db_session: Session, household: Household, outlet_id: uuid.UUID
+) -> OutletFund:
+    """The outlet's standing in the household's fund, if the household may pay there now."""
     standing = db_session.exec(
         select(OutletFund).where(
             col(OutletFund.outlet_id) == outlet_id, col(OutletFund.fund_id) == household.fund_id
@@ -148,8 +141,21 @@ def take_payment(
         raise OutletNotAccredited("The member's fund does not accept payments at this outlet.")
     if household.status != HouseholdStatus.active:
         raise HouseholdInactive("This card cannot pay: the household is suspended or has left.")
-    _check_pin(db_session, household, pin, settings)
-    period = utcnow().strftime("%Y-%m")
+    return standing
+
+
+def charge_household(
+    db_session: Session,
+    *,
+    household: Household,
+    standing: OutletFund,
+    amount_cents: int,
+    reference: str | None,
+    taken_by: str,
+    now: datetime,
+) -> TakenPayment:
+    """Move the credits to the outlet's payable and write the payment (as at the till)."""
+    period = current_period(now)
     # Not enough credits: the ledger refuses with `insufficient_credits` and what is left.
     posted = post_transaction(
         db_session=db_session,
@@ -163,13 +169,14 @@ def take_payment(
     )
     payment = Payment(
         fund_id=household.fund_id,
-        outlet_id=outlet_id,
+        outlet_id=standing.outlet_id,
         household_id=household.id,
         amount_cents=amount_cents,
         reference=reference,
         period=period,
         transaction_id=posted.transaction_id,
         taken_by=taken_by,
+        created_at=now,
     )
     db_session.add(payment)
     if household.last_spending_period != period:
@@ -180,6 +187,32 @@ def take_payment(
         )
     db_session.flush()
     return TakenPayment(payment=payment, remaining_cents=posted.balances[household.account_id])
+
+
+def take_payment(
+    *,
+    db_session: Session,
+    outlet_id: uuid.UUID,
+    member_number: str,
+    amount_cents: int,
+    pin: str,
+    reference: str | None,
+    taken_by: str,
+    settings: Settings,
+) -> TakenPayment:
+    """A payment at the till: the checks in the contract's order, then the charge."""
+    household = _find_household(db_session, member_number)
+    standing = accredited_standing(db_session, household, outlet_id)
+    _check_pin(db_session, household, pin, settings)
+    return charge_household(
+        db_session,
+        household=household,
+        standing=standing,
+        amount_cents=amount_cents,
+        reference=reference,
+        taken_by=taken_by,
+        now=utcnow(),
+    )
 
 
 def refund(
@@ -225,7 +258,7 @@ def refund(
             debit(standing.payable_account_id, amount_cents),
             credit(household.account_id, amount_cents),
         ],
-        period=utcnow().strftime("%Y-%m"),
+        period=current_period(),
         memo=f"Refund of payment {payment.id}",
     )
     refund_row = Refund(
