@@ -19,6 +19,7 @@ from ssa.funds.service import create_fund
 from ssa.ledger.check import check_ledger
 from ssa.problems import Problem
 from ssa.settings import get_settings
+from ssa.types import PERIOD_PATTERN
 
 
 @click.group()
@@ -168,7 +169,7 @@ def close_period_command(fund_slug: str, period: str) -> None:
 
 
 def _checked_period(period: str) -> str:
-    if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period) is None:
+    if re.fullmatch(PERIOD_PATTERN, period) is None:
         raise click.BadParameter("a period is YYYY-MM", param_hint="--period")
     return period
 

@@ -3,20 +3,29 @@
 Four local funds with the Gironde preset, 193 households (about 400 persons) of
 realistic sizes and resources, their contributions for the previous and the current
 period, a grant per fund, a PIN per household, the current period's credits issued,
-and logins for staff and a few household members. Everything goes through the
-services, as the API would; the data is drawn from a fixed seed, so every load looks
-the same. Loading again changes nothing: it only prints the logins.
+and logins for staff and a few household members. Outlets of every category in every
+fund (most accredited by an assembly on the fund's criteria, a few applicants, one
+suspended per fund; a market stall accredited by two funds), a manager, a cashier and
+a till terminal for that stall, and the current month's payments so far, with a few
+refunds. Everything goes through the services, as the API would; the data is drawn
+from a fixed seed, so every load looks the same. Loading again changes nothing: it
+only prints the outlets, the till terminal's client id and the logins (the terminal's
+secret is shown once, on the first load, as the API does; only its hash is kept).
 """
 
 import random
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
+from schwifty import IBAN
+from sqlalchemy import func
 from sqlmodel import Session, col, select
+from stdnum import luhn
+from stdnum.fr import siret as siret_number
 
-from ssa.auth.models import User
+from ssa.auth.models import OAuthClient, RoleGrant, User
 from ssa.auth.roles import Role
 from ssa.auth.service import create_user, find_user_by_email, grant_role, set_password
 from ssa.funds.models import Fund, FundPolicy
@@ -28,6 +37,12 @@ from ssa.households.schemas import AddressIn, DeclaredIn, HouseholdIn, PersonIn
 from ssa.households.service import register, set_pin
 from ssa.issuance import periods
 from ssa.issuance.service import IssuanceSummary, issue_period
+from ssa.ledger.models import LedgerAccount
+from ssa.outlets import schemas as outlet_schemas
+from ssa.outlets.models import Outlet, OutletCategory, OutletFund, OutletStatus
+from ssa.outlets.service import apply, create_terminal, register_outlet, set_status
+from ssa.payments.models import Payment, Refund
+from ssa.payments.service import accredited_standing, charge_household, refund
 from ssa.settings import Settings, get_settings
 from ssa.timeutil import utcnow
 
@@ -283,6 +298,497 @@ STREETS = (
 )
 
 
+# --- Outlets --------------------------------------------------------------------------
+
+# Where the towns are (latitude, longitude): outlets are placed a few hundred metres
+# around them.
+TOWNS: dict[str, tuple[float, float]] = {
+    "Bordeaux": (44.8378, -0.5792),
+    "Cenon": (44.8572, -0.5317),
+    "Bègles": (44.8086, -0.5478),
+    "Libourne": (44.9153, -0.2439),
+    "Saint-Émilion": (44.8937, -0.1556),
+    "Saint-Denis-de-Pile": (44.9936, -0.2033),
+    "Blaye": (45.1277, -0.6624),
+    "Saint-André-de-Cubzac": (44.9953, -0.4456),
+    "Bourg": (45.0413, -0.5590),
+    "Langon": (44.5531, -0.2494),
+    "La Réole": (44.5839, -0.0381),
+    "Bazas": (44.4318, -0.2133),
+}
+# Banks of the outlets' accounts (real bank codes, made-up accounts): Crédit Agricole
+# d'Aquitaine, Caisse d'Épargne Aquitaine Poitou-Charentes, Banque Populaire Aquitaine
+# Centre Atlantique, La Banque Postale, Crédit Coopératif, BNP Paribas, LCL, CIC.
+BANK_CODES = ("13306", "13335", "10907", "20041", "42559", "30004", "30002", "10057")
+
+ACCREDITED = OutletStatus.accredited
+APPLICANT = OutletStatus.applicant
+SUSPENDED = OutletStatus.suspended
+
+
+@dataclass(frozen=True)
+class DemoOutlet:
+    name: str
+    category: OutletCategory
+    line1: str
+    postcode: str
+    city: str
+    funds: tuple[tuple[str, OutletStatus], ...]  # (fund slug, status)
+
+
+C = OutletCategory
+# In each fund, an accredited outlet of every category, two or three applicants and one
+# suspended outlet. The first is the till stall, sold at the Capucins and at Libourne.
+DEMO_OUTLETS = (
+    DemoOutlet(
+        "Primeurs Dufau – Marché des Capucins",
+        C.market_stall,
+        "place des Capucins",
+        "33800",
+        "Bordeaux",
+        (("bordeaux", ACCREDITED), ("libourne", ACCREDITED)),
+    ),
+    DemoOutlet(
+        "Maraîchers Labat – Marché des Chartrons",
+        C.market_stall,
+        "quai des Chartrons",
+        "33300",
+        "Bordeaux",
+        (("bordeaux", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Ferme urbaine du Grand Cenon",
+        C.farm_shop,
+        "18 avenue Jean-Jaurès",
+        "33150",
+        "Cenon",
+        (("bordeaux", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Épicerie coopérative Le Local",
+        C.cooperative,
+        "27 rue des Douves",
+        "33800",
+        "Bordeaux",
+        (("bordeaux", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Épicerie du Tondu",
+        C.grocer,
+        "64 rue du Tondu",
+        "33000",
+        "Bordeaux",
+        (("bordeaux", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Boulangerie Castaing",
+        C.bakery,
+        "112 cours Victor-Hugo",
+        "33000",
+        "Bordeaux",
+        (("bordeaux", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Boucherie Lalanne",
+        C.butcher,
+        "45 rue Calixte-Camelle",
+        "33130",
+        "Bègles",
+        (("bordeaux", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Poissonnerie des Chartrons",
+        C.fishmonger,
+        "38 rue Notre-Dame",
+        "33000",
+        "Bordeaux",
+        (("bordeaux", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Cantine solidaire La Bonne Mine",
+        C.restaurant,
+        "5 quai de Queyries",
+        "33100",
+        "Bordeaux",
+        (("bordeaux", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Légumerie solidaire de la Benauge",
+        C.other,
+        "21 rue de la Benauge",
+        "33100",
+        "Bordeaux",
+        (("bordeaux", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Vrac & Co Saint-Michel",
+        C.grocer,
+        "3 rue Camille-Sauvageau",
+        "33800",
+        "Bordeaux",
+        (("bordeaux", APPLICANT),),
+    ),
+    DemoOutlet(
+        "Fournil de Bègles",
+        C.bakery,
+        "17 rue Ferdinand-Buisson",
+        "33130",
+        "Bègles",
+        (("bordeaux", APPLICANT),),
+    ),
+    DemoOutlet(
+        "Le Comptoir de Cenon",
+        C.restaurant,
+        "2 place Voltaire",
+        "33150",
+        "Cenon",
+        (("bordeaux", APPLICANT),),
+    ),
+    DemoOutlet(
+        "Supérette du Cours",
+        C.grocer,
+        "150 cours de la Marne",
+        "33800",
+        "Bordeaux",
+        (("bordeaux", SUSPENDED),),
+    ),
+    DemoOutlet(
+        "Maraîchage Duprat – Marché de Libourne",
+        C.market_stall,
+        "place Abel-Surchamp",
+        "33500",
+        "Libourne",
+        (("libourne", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Ferme du Moulin Blanc",
+        C.farm_shop,
+        "lieu-dit Moulin Blanc",
+        "33910",
+        "Saint-Denis-de-Pile",
+        (("libourne", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Coop'Libournaise",
+        C.cooperative,
+        "14 rue Gambetta",
+        "33500",
+        "Libourne",
+        (("libourne", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Épicerie Montesquieu",
+        C.grocer,
+        "22 rue Montesquieu",
+        "33500",
+        "Libourne",
+        (("libourne", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Au Pain de Saint-Émilion",
+        C.bakery,
+        "4 rue Guadet",
+        "33330",
+        "Saint-Émilion",
+        (("libourne", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Boucherie Larrieu",
+        C.butcher,
+        "36 rue Thiers",
+        "33500",
+        "Libourne",
+        (("libourne", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Poissonnerie du Priourat",
+        C.fishmonger,
+        "10 quai du Priourat",
+        "33500",
+        "Libourne",
+        (("libourne", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Le Jardin de l'Isle, restaurant d'insertion",
+        C.restaurant,
+        "2 quai Souchet",
+        "33500",
+        "Libourne",
+        (("libourne", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Jardins de Cocagne du Libournais",
+        C.other,
+        "route de Guîtres",
+        "33910",
+        "Saint-Denis-de-Pile",
+        (("libourne", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Chèvrerie des Coteaux",
+        C.farm_shop,
+        "chemin de Mazerat",
+        "33330",
+        "Saint-Émilion",
+        (("libourne", APPLICANT),),
+    ),
+    DemoOutlet(
+        "Primeurs de la Bastide",
+        C.grocer,
+        "9 rue Fonneuve",
+        "33500",
+        "Libourne",
+        (("libourne", APPLICANT),),
+    ),
+    DemoOutlet(
+        "Crêperie des Cordeliers",
+        C.restaurant,
+        "2 rue des Cordeliers",
+        "33330",
+        "Saint-Émilion",
+        (("libourne", SUSPENDED),),
+    ),
+    DemoOutlet(
+        "Maraîcher Barbe – Marché de Blaye",
+        C.market_stall,
+        "cours Vauban",
+        "33390",
+        "Blaye",
+        (("haute-gironde", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Ferme des Rives de l'Estuaire",
+        C.farm_shop,
+        "route de l'Estuaire",
+        "33390",
+        "Blaye",
+        (("haute-gironde", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "La Cubzaguaise, épicerie coopérative",
+        C.cooperative,
+        "9 rue Nationale",
+        "33240",
+        "Saint-André-de-Cubzac",
+        (("haute-gironde", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Épicerie du Port de Bourg",
+        C.grocer,
+        "place de la Libération",
+        "33710",
+        "Bourg",
+        (("haute-gironde", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Boulangerie Lamarque",
+        C.bakery,
+        "25 rue Nationale",
+        "33240",
+        "Saint-André-de-Cubzac",
+        (("haute-gironde", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Boucherie de la Citadelle",
+        C.butcher,
+        "12 cours de la République",
+        "33390",
+        "Blaye",
+        (("haute-gironde", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Poissonnerie de l'Estuaire",
+        C.fishmonger,
+        "quai Sainte-Ursule",
+        "33390",
+        "Blaye",
+        (("haute-gironde", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Auberge du Bourgeais",
+        C.restaurant,
+        "6 place de l'Éperon",
+        "33710",
+        "Bourg",
+        (("haute-gironde", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Épicerie solidaire du Cubzaguais",
+        C.other,
+        "40 avenue de Paris",
+        "33240",
+        "Saint-André-de-Cubzac",
+        (("haute-gironde", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Vergers de Cubzac",
+        C.farm_shop,
+        "chemin des Vergers",
+        "33240",
+        "Saint-André-de-Cubzac",
+        (("haute-gironde", APPLICANT),),
+    ),
+    DemoOutlet(
+        "Fournil du Bourgeais",
+        C.bakery,
+        "rue de la Halle",
+        "33710",
+        "Bourg",
+        (("haute-gironde", APPLICANT),),
+    ),
+    DemoOutlet(
+        "Supérette de la Citadelle",
+        C.grocer,
+        "8 rue Saint-Simon",
+        "33390",
+        "Blaye",
+        (("haute-gironde", SUSPENDED),),
+    ),
+    DemoOutlet(
+        "Maraîchage Lafargue – Marché de Langon",
+        C.market_stall,
+        "allées Jean-Jaurès",
+        "33210",
+        "Langon",
+        (("sud-gironde", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Ferme Cazenave, bœuf de Bazas",
+        C.farm_shop,
+        "route de Captieux",
+        "33430",
+        "Bazas",
+        (("sud-gironde", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Le Panier réolais",
+        C.cooperative,
+        "10 rue Armand-Caduc",
+        "33190",
+        "La Réole",
+        (("sud-gironde", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Épicerie des Carmes",
+        C.grocer,
+        "7 rue des Carmes",
+        "33210",
+        "Langon",
+        (("sud-gironde", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Boulangerie Soulé",
+        C.bakery,
+        "5 place de la Cathédrale",
+        "33430",
+        "Bazas",
+        (("sud-gironde", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Boucherie Dupuy",
+        C.butcher,
+        "14 rue Fondespan",
+        "33430",
+        "Bazas",
+        (("sud-gironde", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Poissonnerie de la Garonne",
+        C.fishmonger,
+        "31 cours du Général-Leclerc",
+        "33210",
+        "Langon",
+        (("sud-gironde", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Le Quai, restaurant d'insertion",
+        C.restaurant,
+        "3 quai Lucien-Faure",
+        "33190",
+        "La Réole",
+        (("sud-gironde", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Jardins partagés du Langonnais",
+        C.other,
+        "chemin de Toulenne",
+        "33210",
+        "Langon",
+        (("sud-gironde", ACCREDITED),),
+    ),
+    DemoOutlet(
+        "Miellerie du Bazadais",
+        C.other,
+        "lieu-dit Castagnet",
+        "33430",
+        "Bazas",
+        (("sud-gironde", APPLICANT),),
+    ),
+    DemoOutlet(
+        "Fromagerie réolaise",
+        C.grocer,
+        "12 rue Gambetta",
+        "33190",
+        "La Réole",
+        (("sud-gironde", APPLICANT),),
+    ),
+    DemoOutlet(
+        "Pizzeria du Marché",
+        C.restaurant,
+        "4 place du Marché",
+        "33210",
+        "Langon",
+        (("sud-gironde", SUSPENDED),),
+    ),
+)
+TILL_OUTLET = DEMO_OUTLETS[0]
+TILL_LABEL = "Caisse du stand"
+# The stall's staff: (email, display name, role).
+OUTLET_STAFF = (
+    (f"primeurs.dufau@{EMAIL_DOMAIN}", "Mathieu Dufau", Role.manager),
+    (f"caisse.dufau@{EMAIL_DOMAIN}", "Inès Haddad", Role.cashier),
+)
+# The application notes, by criterion and score (0 to 3).
+CRITERION_NOTES: dict[str, tuple[str, str, str, str]] = {
+    "accessibility": (
+        "Étage sans ascenseur, horaires très réduits",
+        "Ouvert trois matinées par semaine",
+        "Accès de plain-pied, ouvert six jours sur sept",
+        "Accès de plain-pied, ouvert le samedi et en soirée, proche du tram",
+    ),
+    "working_conditions": (
+        "Pas de contrat écrit pour les saisonniers",
+        "Salariés au SMIC, horaires fractionnés",
+        "Salariés en CDI, convention collective appliquée",
+        "SCOP : salaires au-dessus de la convention, décisions partagées",
+    ),
+    "local_origin": (
+        "Produits surtout d'importation",
+        "Un tiers des produits de Nouvelle-Aquitaine",
+        "Plus de la moitié des produits de Gironde",
+        "Production propre ou producteurs à moins de 50 km",
+    ),
+    "price_transparency": (
+        "Prix non affichés",
+        "Prix affichés, marges non communiquées",
+        "Prix affichés et prix payé au producteur indiqué",
+        "Marges publiées, prix d'achat affichés",
+    ),
+    "sustainable_practices": (
+        "Pas de démarche engagée",
+        "Réduction des emballages en cours",
+        "Agriculture raisonnée, vrac, invendus donnés",
+        "Agriculture biologique certifiée, zéro emballage jetable",
+    ),
+}
+SUSPENSION_REASON = "prix non affichés au contrôle du comité"
+REFUND_REASONS = (
+    "Erreur de montant à la caisse",
+    "Article manquant dans le panier",
+    "Produit abîmé rapporté",
+)
+
+
 @dataclass
 class _Draft:
     """One household to register, and what it pays."""
@@ -305,6 +811,8 @@ def load_demo(*, db_session: Session, settings: Settings | None = None) -> list[
         found = ", ".join(sorted(there)) or ADMIN_EMAIL
         return [
             f"demo: already there ({found}); nothing changed",
+            *_outlet_lines(db_session, current_period()),
+            *_till_lines(db_session, secret=None),
             *_login_lines(db_session),
         ]
     rng = random.Random(SEED)
@@ -314,6 +822,7 @@ def load_demo(*, db_session: Session, settings: Settings | None = None) -> list[
     drafts = _plan(rng)
     lines = [f"demo: Gironde-like installation, period {period}"]
     totals: Counter[str] = Counter()
+    funds: dict[str, uuid.UUID] = {}
     for demo_fund in DEMO_FUNDS:
         fund = create_fund(
             db_session=db_session,
@@ -322,6 +831,7 @@ def load_demo(*, db_session: Session, settings: Settings | None = None) -> list[
             iban=demo_fund.iban,
             actor=ACTOR,
         )
+        funds[demo_fund.slug] = fund.id
         policy = policy_for(db_session=db_session, fund_id=fund.id, period=period)
         record_grant(
             db_session=db_session,
@@ -364,13 +874,28 @@ def load_demo(*, db_session: Session, settings: Settings | None = None) -> list[
         totals.update(households=households, persons=persons, issued=summary.households_issued)
         lines.append(_fund_line(demo_fund, households, persons, summary))
     _users(db_session, drafts["bordeaux"])
+    till_outlet_id = _outlets(rng, db_session, funds, period)
+    staff = _outlet_staff(db_session, till_outlet_id)
+    till, secret = create_terminal(
+        db_session=db_session,
+        outlet_id=till_outlet_id,
+        label=TILL_LABEL,
+        actor=ACTOR,
+        request_id=None,
+    )
+    _payments(rng, db_session, drafts, funds, period, till, staff)
     lines.insert(
         1,
         f"  {len(DEMO_FUNDS)} funds, {totals['households']} households,"
         f" {totals['persons']} persons; credits of {period} issued to"
         f" {totals['issued']} households",
     )
-    return [*lines, *_login_lines(db_session)]
+    return [
+        *lines,
+        *_outlet_lines(db_session, period),
+        *_till_lines(db_session, secret=secret),
+        *_login_lines(db_session),
+    ]
 
 
 # --- Drawing the households -----------------------------------------------------------
@@ -577,6 +1102,301 @@ def _fund_line(demo_fund: DemoFund, households: int, persons: int, summary: Issu
     )
 
 
+# --- Outlets, the stall's staff and till, payments ------------------------------------
+
+
+def _saturday(period: str, nth: int) -> date:
+    """The `nth` (0-based) Saturday of the period: the day of a fund's assembly."""
+    first = periods.first_day(period)
+    return first + timedelta(days=(5 - first.weekday()) % 7 + 7 * nth)
+
+
+def _siret(rng: random.Random, taken: set[str]) -> str:
+    """A valid SIRET: a Luhn-valid SIREN, an establishment number, and the Luhn key."""
+    while True:
+        siren = f"{rng.randrange(10**8):08d}"
+        siren += luhn.calc_check_digit(siren)
+        body = f"{siren}{rng.randrange(1, 60):04d}"
+        siret = body + luhn.calc_check_digit(body)
+        if siret not in taken and siret_number.is_valid(siret):
+            taken.add(siret)
+            return siret
+
+
+def _iban(rng: random.Random) -> IBAN:
+    """A valid French IBAN (and its RIB key) at a real bank, for a made-up account."""
+    iban = IBAN.generate(
+        "FR",
+        bank_code=rng.choice(BANK_CODES),
+        branch_code=f"{rng.randrange(10**5):05d}",
+        account_code=f"{rng.randrange(10**11):011d}",
+    )
+    return IBAN(str(iban), validate_bban=True)
+
+
+def _scores(rng: random.Random, criteria: list[str], status: OutletStatus) -> dict[str, int]:
+    if status is APPLICANT:  # under review: some criteria weak
+        return {name: rng.choices((0, 1, 2, 3), (1, 3, 3, 1))[0] for name in criteria}
+    return {name: rng.choices((1, 2, 3), (1, 4, 4))[0] for name in criteria}
+
+
+def _outlets(
+    rng: random.Random, db_session: Session, funds: dict[str, uuid.UUID], period: str
+) -> uuid.UUID:
+    """Register the outlets, file their applications, record the assemblies' decisions;
+    return the till stall's id."""
+    criteria = {
+        slug: list(
+            policy_for(db_session=db_session, fund_id=fund_id, period=period).accreditation_criteria
+        )
+        for slug, fund_id in funds.items()
+    }
+    # Each fund's assembly accredited its outlets two months ago, on its own Saturday,
+    # and suspended one last month.
+    accredited_on = {
+        d.slug: _saturday(periods.shift(period, -2), i) for i, d in enumerate(DEMO_FUNDS)
+    }
+    suspended_on = {
+        d.slug: _saturday(periods.shift(period, -1), i) for i, d in enumerate(DEMO_FUNDS)
+    }
+    sirets: set[str] = set()
+    ids: dict[str, uuid.UUID] = {}
+    for demo_outlet in DEMO_OUTLETS:
+        latitude, longitude = TOWNS[demo_outlet.city]
+        iban = _iban(rng)
+        outlet = register_outlet(
+            db_session=db_session,
+            outlet_in=outlet_schemas.OutletIn(
+                name=demo_outlet.name,
+                siret=_siret(rng, sirets),
+                iban=str(iban),
+                bic=str(iban.bic) if iban.bic else None,
+                address=outlet_schemas.AddressIn(
+                    line1=demo_outlet.line1, postcode=demo_outlet.postcode, city=demo_outlet.city
+                ),
+                category=demo_outlet.category,
+                latitude=round(latitude + rng.uniform(-0.006, 0.006), 5),
+                longitude=round(longitude + rng.uniform(-0.008, 0.008), 5),
+            ),
+            actor=ACTOR,
+            request_id=None,
+        )
+        ids[demo_outlet.name] = outlet.id
+        for slug, status in demo_outlet.funds:
+            scores = _scores(rng, criteria[slug], status)
+            application = outlet_schemas.ApplicationIn(
+                criteria={
+                    name: outlet_schemas.CriterionScore(
+                        score=score, note=CRITERION_NOTES.get(name, ("", "", "", ""))[score]
+                    )
+                    for name, score in scores.items()
+                }
+            )
+            apply(
+                db_session=db_session,
+                fund_id=funds[slug],
+                outlet_id=outlet.id,
+                application=application,
+                actor=ACTOR,
+                request_id=None,
+            )
+            if status is APPLICANT:
+                continue
+            set_status(
+                db_session=db_session,
+                fund_id=funds[slug],
+                outlet_id=outlet.id,
+                status=ACCREDITED,
+                actor=ACTOR,
+                decision_reference=f"AG du {accredited_on[slug].isoformat()}",
+            )
+            if status is SUSPENDED:
+                set_status(
+                    db_session=db_session,
+                    fund_id=funds[slug],
+                    outlet_id=outlet.id,
+                    status=SUSPENDED,
+                    actor=ACTOR,
+                    decision_reference=(
+                        f"AG du {suspended_on[slug].isoformat()} : {SUSPENSION_REASON}"
+                    ),
+                )
+    return ids[TILL_OUTLET.name]
+
+
+def _outlet_staff(db_session: Session, outlet_id: uuid.UUID) -> dict[Role, uuid.UUID]:
+    staff = {}
+    for email, name, role in OUTLET_STAFF:
+        user = create_user(db_session=db_session, email=email, display_name=name, password=PASSWORD)
+        grant_role(
+            db_session=db_session, actor=ACTOR, user_id=user.id, role=role, outlet_id=outlet_id
+        )
+        staff[role] = user.id
+    return staff
+
+
+def _moment(rng: random.Random, start: datetime, now: datetime) -> datetime:
+    """A moment of the period so far, in opening hours when it can be."""
+    moment = start + timedelta(
+        days=rng.randrange(now.day), hours=rng.randint(8, 19), minutes=rng.randrange(60)
+    )
+    if moment > now:  # later today: a little earlier instead
+        moment = max(start, now - timedelta(minutes=rng.randint(1, 120)))
+    return moment.astimezone(UTC)
+
+
+def _payments(
+    rng: random.Random,
+    db_session: Session,
+    drafts: dict[str, list[_Draft]],
+    funds: dict[str, uuid.UUID],
+    period: str,
+    till: OAuthClient,
+    staff: dict[Role, uuid.UUID],
+) -> None:
+    """The period's payments so far: most households with credits paid one to six times,
+    5 to 60 EUR each, never more than their credits; then a few refunds."""
+    now = utcnow().astimezone(FUND_TIMEZONE)
+    start = datetime.combine(periods.first_day(period), time(), FUND_TIMEZONE)
+    assert till.outlet_id is not None
+    taken: list[Payment] = []
+    for demo_fund in DEMO_FUNDS:
+        outlets = list(
+            db_session.exec(
+                select(OutletFund.outlet_id)
+                .join(Outlet, col(Outlet.id) == col(OutletFund.outlet_id))
+                .where(
+                    col(OutletFund.fund_id) == funds[demo_fund.slug],
+                    col(OutletFund.status) == ACCREDITED.value,
+                )
+                .order_by(col(Outlet.name))
+            ).all()
+        )
+        weights = [5 if outlet_id == till.outlet_id else 1 for outlet_id in outlets]
+        for draft in drafts[demo_fund.slug]:
+            household = db_session.get(Household, draft.household_id)
+            assert household is not None
+            balance = db_session.exec(
+                select(LedgerAccount.balance_cents).where(
+                    col(LedgerAccount.id) == household.account_id
+                )
+            ).one()
+            if balance < 500 or rng.random() < 0.12:  # some have not shopped yet
+                continue
+            for moment in sorted(_moment(rng, start, now) for _ in range(rng.randint(1, 6))):
+                if balance < 500:
+                    break
+                outlet_id = rng.choices(outlets, weights)[0]
+                at_till = outlet_id == till.outlet_id
+                if not at_till:
+                    taken_by = ACTOR
+                elif rng.random() < 0.8:
+                    taken_by = f"client:{till.client_id}"
+                else:
+                    taken_by = f"user:{staff[Role.cashier]}"
+                charged = charge_household(
+                    db_session,
+                    household=household,
+                    standing=accredited_standing(db_session, household, outlet_id),
+                    amount_cents=min(rng.randrange(500, 6001, 5), balance),
+                    reference=f"Ticket {rng.randrange(1000, 10000)}" if at_till else None,
+                    taken_by=taken_by,
+                    now=moment,
+                )
+                balance = charged.remaining_cents
+                taken.append(charged.payment)
+    at_stall = [p for p in taken if p.outlet_id == till.outlet_id]
+    elsewhere = [p for p in taken if p.outlet_id != till.outlet_id]
+    chosen = [rng.choice(at_stall), *rng.sample(elsewhere, 2)] if at_stall else []
+    for index, (payment, reason) in enumerate(zip(chosen, REFUND_REASONS, strict=False)):
+        whole = index == len(REFUND_REASONS) - 1  # the damaged product: all of it back
+        refund(
+            db_session=db_session,
+            outlet_id=payment.outlet_id,
+            payment_id=payment.id,
+            amount_cents=payment.amount_cents
+            if whole
+            else max(100, payment.amount_cents // 30 * 10),
+            reason=reason,
+            refunded_by=(
+                f"user:{staff[Role.manager]}" if payment.outlet_id == till.outlet_id else ACTOR
+            ),
+        )
+
+
+def _outlet_lines(db_session: Session, period: str) -> list[str]:
+    """Per fund: its outlets by status, the period's payments and refunds."""
+    funds = dict(
+        db_session.exec(
+            select(Fund.slug, Fund.id).where(col(Fund.slug).in_([f.slug for f in DEMO_FUNDS]))
+        ).all()
+    )
+    lines = []
+    for slug in (d.slug for d in DEMO_FUNDS if d.slug in funds):
+        fund_id = funds[slug]
+        statuses = Counter(
+            {
+                str(status): int(count)
+                for status, count in db_session.exec(
+                    select(OutletFund.status, func.count())
+                    .where(col(OutletFund.fund_id) == fund_id)
+                    .group_by(col(OutletFund.status))
+                ).all()
+            }
+        )
+        if not statuses:
+            continue
+        paid, paid_cents = db_session.exec(
+            select(func.count(), func.coalesce(func.sum(col(Payment.amount_cents)), 0)).where(
+                col(Payment.fund_id) == fund_id, col(Payment.period) == period
+            )
+        ).one()
+        refunds, refunded_cents = db_session.exec(
+            select(func.count(), func.coalesce(func.sum(col(Refund.amount_cents)), 0))
+            .join(Payment, col(Payment.id) == col(Refund.payment_id))
+            .where(col(Refund.fund_id) == fund_id, col(Payment.period) == period)
+        ).one()
+        by_status = ", ".join(
+            f"{status.value} {statuses[status.value]}"
+            for status in (ACCREDITED, APPLICANT, SUSPENDED, OutletStatus.revoked)
+            if statuses[status.value]
+        )
+        lines.append(
+            f"  outlets of fund {slug}: {statuses.total()} ({by_status}); {period} payments:"
+            f" {paid}, {int(paid_cents) / 100:,.2f} EUR"
+            + (f"; refunds: {refunds}, {int(refunded_cents) / 100:,.2f} EUR" if refunds else "")
+        )
+    return lines
+
+
+def _till_lines(db_session: Session, secret: str | None) -> list[str]:
+    """The stall's till terminal: its credentials when just made, else where to get some."""
+    row = db_session.exec(
+        select(Outlet, OAuthClient)
+        .join(OAuthClient, col(OAuthClient.outlet_id) == col(Outlet.id))
+        .join(RoleGrant, col(RoleGrant.outlet_id) == col(Outlet.id))
+        .join(User, col(User.id) == col(RoleGrant.user_id))
+        .where(col(User.email) == OUTLET_STAFF[0][0], col(OAuthClient.label) == TILL_LABEL)
+        .order_by(col(OAuthClient.created_at))
+    ).first()
+    if row is None:
+        return []
+    outlet, client = row
+    head = f"till terminal of {outlet.name} (fund bordeaux, outlet {outlet.id}):"
+    if secret is not None:
+        return [
+            head,
+            f"  client_id {client.client_id} client_secret {secret}",
+            "  (the secret is shown this once: only its hash is kept)",
+        ]
+    return [
+        head,
+        f"  client_id {client.client_id}; its client_secret was printed when the demo was"
+        " first loaded and only its hash is kept:",
+        f"  for a new one, the stall's manager posts to /api/v1/outlets/{outlet.id}/terminals",
+    ]
+
+
 # --- Logins ---------------------------------------------------------------------------
 
 
@@ -601,7 +1421,7 @@ def _login_lines(db_session: Session) -> list[str]:
     found = db_session.exec(select(User).where(col(User.email).like(f"%@{EMAIL_DOMAIN}"))).all()
     if not found:
         return []
-    order = [ADMIN_EMAIL, *(s[0] for s in STAFF)]
+    order = [ADMIN_EMAIL, *(s[0] for s in STAFF), *(s[0] for s in OUTLET_STAFF)]
     users = sorted(
         found, key=lambda u: (order.index(u.email) if u.email in order else len(order), u.email)
     )
@@ -613,6 +1433,10 @@ def _login_lines(db_session: Session) -> list[str]:
         staff = next((s for s in STAFF if s[0] == user.email), None)
         if staff is not None:
             lines.append(f"  {user.email:<44} {staff[2].value}, fund bordeaux")
+            continue
+        outlet_staff = next((s for s in OUTLET_STAFF if s[0] == user.email), None)
+        if outlet_staff is not None:
+            lines.append(f"  {user.email:<44} {outlet_staff[2].value}, outlet {TILL_OUTLET.name}")
             continue
         row = db_session.exec(
             select(Household.member_number, Household.id)

@@ -44,7 +44,21 @@ def decode_position(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
     if values is None:
         return None
     try:
-        return datetime.fromisoformat(str(values[0])), uuid.UUID(str(values[1]))
+        at, item_id = datetime.fromisoformat(str(values[0])), uuid.UUID(str(values[1]))
+    except ValueError as exc:
+        raise BadCursor("The cursor is not one this API gave.") from exc
+    if at.tzinfo is None:
+        raise BadCursor("The cursor is not one this API gave.")
+    return at, item_id
+
+
+def decode_name_position(cursor: str | None) -> tuple[str, uuid.UUID] | None:
+    """A (name, id) cursor of a list ordered by name."""
+    values = decode_cursor(cursor, 2)
+    if values is None:
+        return None
+    try:
+        return str(values[0]), uuid.UUID(str(values[1]))
     except ValueError as exc:
         raise BadCursor("The cursor is not one this API gave.") from exc
 

@@ -26,3 +26,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+# A period, 'YYYY-MM'. ASCII digits only: `\d` would also match other scripts' digits.
+PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"

@@ -1,12 +1,15 @@
 """The demo installation (`ssa demo`): its shape, its books, its logins, and a second load."""
 
 import re
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 
 import pytest
 from fastapi.testclient import TestClient
+from schwifty import IBAN
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
+from stdnum.fr import siret
 
 from ssa.app import create_app
 from ssa.db import make_engine, unit_of_work
@@ -17,7 +20,10 @@ from ssa.households.models import Household, Person
 from ssa.households.service import pin_matches
 from ssa.issuance.models import HouseholdIssuance
 from ssa.ledger.check import check_ledger
+from ssa.outlets.models import Outlet, OutletCategory, OutletFund, OutletStatus
+from ssa.payments.models import Payment, Refund
 from ssa.settings import Settings
+from ssa.timeutil import utcnow
 
 pytestmark = pytest.mark.slow
 
@@ -34,8 +40,16 @@ COUNTED = (
     "user_account",
     "role_grant",
     "audit_entry",
+    "outlet",
+    "outlet_fund",
+    "outlet_status_change",
+    "oauth_client",
+    "payment",
+    "refund",
 )
 LOGIN = re.compile(r"^  (\S+@demo\.ssa\.example)\s+(.+)$")
+TILL = re.compile(r"^  client_id (till_\w+) client_secret (\S+)$")
+TILL_AGAIN = re.compile(r"^  client_id (till_\w+); its client_secret was printed")
 
 
 def _counts(session: Session) -> dict[str, int]:
@@ -70,14 +84,19 @@ def test_demo_loads_a_gironde_like_installation_once(
             ).one()
             assert 0.9 * households <= issued < households  # most, not those that never paid
             assert all(h.pin_hash for h in session.exec(select(Household)).all())
+            _check_outlets(session, funds)
+            _check_payments(session, period)
             results = check_ledger(db_session=session)
             assert all(r.ok for r in results), [r for r in results if not r.ok]
             before = _counts(session)
 
         logins = {m.group(1): m.group(2) for m in map(LOGIN.match, lines) if m}
         roles = " ".join(logins.values())
-        for role in ("administrator", "coordinator", "treasurer", "auditor"):
+        for role in ("administrator", "coordinator", "treasurer", "auditor", "manager", "cashier"):
             assert role in roles
+        tills = [m.groups() for m in map(TILL.match, lines) if m]
+        assert len(tills) == 1
+        client_id, client_secret = tills[0]
         members = {email: what for email, what in logins.items() if what.startswith("member")}
         assert len(members) == 3
         app = create_app(Settings(database_url=url))
@@ -94,6 +113,22 @@ def test_demo_loads_a_gironde_like_installation_once(
                     assert me.status_code == 200
                     if email in members:
                         assert me.json()["household_id"] is not None
+                response = client.post(
+                    "/api/v1/auth/token",
+                    data={
+                        "grant_type": "client_credentials",
+                        "client_id": client_id,
+                        "client_secret": client_secret,
+                    },
+                )
+                assert response.status_code == 200, response.text
+                till = {"Authorization": f"Bearer {response.json()['access_token']}"}
+                me = client.get("/api/v1/me", headers=till)
+                assert me.status_code == 200
+                outlet_id = me.json()["outlet_id"]
+                payments = client.get(f"/api/v1/outlets/{outlet_id}/payments", headers=till)
+                assert payments.status_code == 200
+                assert payments.json()["items"]
         finally:
             app.state.engine.dispose()
 
@@ -118,7 +153,61 @@ def test_demo_loads_a_gironde_like_installation_once(
         assert [line for line in again if LOGIN.match(line)] == [
             line for line in lines if LOGIN.match(line)
         ]
+        assert not any(TILL.match(line) or client_secret in line for line in again)
+        assert [m.group(1) for m in map(TILL_AGAIN.match, again) if m] == [client_id]
+        outlet_lines = [line for line in lines if line.startswith("  outlets of fund ")]
+        assert len(outlet_lines) == len(DEMO_FUNDS)
+        assert [line for line in again if line.startswith("  outlets of fund ")] == outlet_lines
         with Session(engine) as session:
             assert _counts(session) == before
     finally:
         engine.dispose()
+
+
+def _check_outlets(session: Session, funds: Sequence[Fund]) -> None:
+    """Every fund: an accredited outlet of each category, applicants, one suspended."""
+    rows = session.exec(
+        select(OutletFund.fund_id, OutletFund.status, Outlet.category).join(
+            Outlet, col(Outlet.id) == col(OutletFund.outlet_id)
+        )
+    ).all()
+    for fund in funds:
+        mine = [
+            (str(status), str(category)) for fund_id, status, category in rows if fund_id == fund.id
+        ]
+        accredited = {category for status, category in mine if status == OutletStatus.accredited}
+        assert accredited == {c.value for c in OutletCategory}, fund.slug
+        statuses = Counter(status for status, _ in mine)
+        assert 2 <= statuses[OutletStatus.applicant] <= 3, fund.slug
+        assert statuses[OutletStatus.suspended] == 1, fund.slug
+        assert statuses[OutletStatus.accredited] > statuses[OutletStatus.applicant]
+    shared = Counter(outlet_id for outlet_id in session.exec(select(OutletFund.outlet_id)).all())
+    assert max(shared.values()) == 2  # the market stall of Bordeaux, also at Libourne
+    for outlet in session.exec(select(Outlet)).all():
+        assert siret.is_valid(outlet.siret), outlet.name
+        IBAN(outlet.iban, validate_bban=True)
+        assert 44.3 < (outlet.latitude or 0) < 45.3
+        assert -0.8 < (outlet.longitude or 0) < 0.0
+
+
+def _check_payments(session: Session, period: str) -> None:
+    """Payments of the period in every fund, only at outlets accredited by the payer's
+    fund, of 5 to 60 EUR, in the period so far; a few refunds."""
+    payments = session.exec(select(Payment)).all()
+    assert {p.fund_id for p in payments} == set(session.exec(select(Fund.id)).all())
+    assert all(p.period == period for p in payments)
+    assert all(500 <= p.amount_cents <= 6000 for p in payments)
+    assert all(p.created_at <= utcnow() for p in payments)
+    accredited = set(
+        session.exec(
+            select(OutletFund.outlet_id, OutletFund.fund_id).where(
+                col(OutletFund.status) == OutletStatus.accredited
+            )
+        ).all()
+    )
+    assert all((p.outlet_id, p.fund_id) in accredited for p in payments)
+    payers = {p.household_id for p in payments}
+    households = session.exec(select(func.count()).select_from(Household)).one()
+    assert 0.6 * households <= len(payers) < households
+    refunds = session.exec(select(Refund)).all()
+    assert 2 <= len(refunds) <= 3

@@ -19,6 +19,7 @@ from ssa.auth.service import membership_of
 from ssa.auth.tokens import InvalidToken, TokenSigner
 from ssa.db import get_db_session
 from ssa.households.models import Household
+from ssa.outlets.models import OutletFund
 from ssa.problems import NotFound, Problem
 
 DbSession = Annotated[Session, Depends(get_db_session, scope="function")]
@@ -57,6 +58,8 @@ class Scope:
     household_id: uuid.UUID | None = None
     # For actions that are not about one fund (creating a user): any fund will do.
     any_fund: bool = False
+    # For an outlet: the funds it stands in; a fund role in any of them counts.
+    fund_ids: frozenset[uuid.UUID] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ class Principal:
             return scope.outlet_id is not None and (role, scope.outlet_id) in self.grants
         if scope.any_fund:
             return bool(self.fund_ids(role))
+        if scope.fund_ids:
+            return any((role, fund_id) in self.grants for fund_id in scope.fund_ids)
         return scope.fund_id is not None and (role, scope.fund_id) in self.grants
 
     def fund_ids(self, *roles: Role) -> set[uuid.UUID]:
@@ -206,6 +211,16 @@ class Authorize:
             request.state.scope = scope
             return principal
         raise Forbidden()
+
+
+def outlet_in_its_funds(request: Request, db_session: Session) -> Scope:
+    """The outlet in the path, for acting on it: fund roles count only in the funds where
+    the outlet stands (applicant, accredited...), never in another fund."""
+    outlet_id = _path_uuid(request, "outlet_id")
+    funds = db_session.exec(
+        select(OutletFund.fund_id).where(col(OutletFund.outlet_id) == outlet_id)
+    ).all()
+    return Scope(outlet_id=outlet_id, fund_ids=frozenset(funds))
 
 
 def household_path(request: Request, db_session: Session) -> Scope:

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from ssa.auth.deps import Authorize, CurrentPrincipal, DbSession, Principal, fund_path
@@ -21,7 +21,7 @@ from ssa.funds.schemas import (
     PolicyUpdate,
     PolicyVersion,
 )
-from ssa.idempotency.service import fingerprint, run_once, validate_key
+from ssa.idempotency.http import idempotent
 
 router = APIRouter(prefix="/api/v1/funds", tags=["funds"])
 
@@ -55,7 +55,6 @@ def create_fund(
     request: Request,
     db_session: DbSession,
     principal: Admin,
-    idempotency_key: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     """Create a fund, its first policy (a preset, with `policy` laid over it) and its accounts."""
 
@@ -74,17 +73,14 @@ def create_fund(
         )
         return 201, _fund_out(db_session, fund).model_dump(mode="json")
 
-    outcome = run_once(
+    return idempotent(
+        request=request,
         db_session=db_session,
         caller=principal.actor,
-        key=validate_key(idempotency_key, required=False),
-        request_fingerprint=fingerprint(
-            "POST", "/api/v1/funds", body.model_dump(mode="json", exclude_unset=True)
-        ),
+        body=body,
         work=work,
+        required=False,
     )
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
 
 
 @router.get("", response_model=FundList)

@@ -18,11 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from ssa.funds.models import ContributionMode, FirstPeriod, Rollover
 from ssa.funds.presets import Preset
+from ssa.types import PERIOD_PATTERN
 
 Cents = Annotated[int, Field(ge=0, le=10**12)]
 Count = Annotated[int, Field(ge=0, le=1000)]
 Percent = Annotated[int, Field(ge=0, le=100)]
-Period = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+Period = Annotated[str, StringConstraints(pattern=PERIOD_PATTERN)]
 Criterion = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$", max_length=64)
 ]

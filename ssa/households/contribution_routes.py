@@ -21,6 +21,7 @@ from ssa.households.schemas import (
 )
 from ssa.idempotency.http import MONEY_RESPONSES, idempotent
 from ssa.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from ssa.types import PERIOD_PATTERN
 
 router = APIRouter(prefix="/api/v1/funds/{fund_id}", tags=["contributions"])
 
@@ -29,7 +30,7 @@ Coordinator = Annotated[Principal, Depends(Authorize(Role.coordinator, on=fund_p
 StaffReader = Annotated[
     Principal, Depends(Authorize(Role.treasurer, Role.coordinator, Role.auditor, on=fund_path))
 ]
-PeriodQuery = Annotated[str, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+PeriodQuery = Annotated[str, Query(pattern=PERIOD_PATTERN)]
 
 
 @router.post(

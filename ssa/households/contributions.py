@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from ssa.audit.service import record
@@ -109,8 +110,12 @@ def waive(
     waiver = ContributionWaiver(
         fund_id=fund_id, household_id=household.id, period=period, reason=reason, granted_by=actor
     )
-    db_session.add(waiver)
-    db_session.flush()
+    try:
+        with db_session.begin_nested():
+            db_session.add(waiver)
+            db_session.flush()
+    except IntegrityError as exc:  # the same waiver granted at the same moment
+        raise WaiverExists() from exc
     # The reason may say why the household is in hardship: it stays out of the log.
     record(
         db_session=db_session,

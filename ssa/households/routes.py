@@ -22,6 +22,7 @@ from ssa.households.schemas import (
     TransactionPage,
 )
 from ssa.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from ssa.types import PERIOD_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["households"])
 
@@ -217,7 +218,7 @@ def transactions(
     household_id: uuid.UUID,
     db_session: DbSession,
     _principal: MemberOrCoordinator,
-    period: Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] = None,
+    period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> TransactionPage:

@@ -4,12 +4,20 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from ssa.households.models import ContributionMethod, HouseholdStatus
+from ssa.types import PERIOD_PATTERN
 
 Cents = Annotated[int, Field(ge=0, le=100_000_000_00)]
-Period = Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
+Period = Annotated[str, Field(pattern=PERIOD_PATTERN, examples=["2026-11"])]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 
 
@@ -180,7 +188,7 @@ class WaiverOut(BaseModel):
 
 
 class GrantIn(Strict):
-    funder: Annotated[str, Field(min_length=2, max_length=200)]
+    funder: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
     amount_cents: Annotated[int, Field(gt=0, le=100_000_000_00)]
     received_on: date
     reference: Annotated[str, Field(max_length=200)] | None = None

@@ -34,6 +34,7 @@ def idempotent(
         request.method,
         request.url.path,
         body.model_dump(mode="json") if body is not None else None,
+        key=request.app.state.settings.secret_key,
     )
 
     def encoded_work() -> tuple[int, Any]:

@@ -6,6 +6,7 @@ waits on the unique key (PostgreSQL) or on the write lock (SQLite), then replays
 """
 
 import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,10 +47,15 @@ class Outcome:
     replayed: bool
 
 
-def fingerprint(*parts: Any) -> str:
-    """A stable digest of what a request asks for (method, path, parsed body...)."""
+def fingerprint(*parts: Any, key: str) -> str:
+    """A stable digest of what a request asks for (method, path, parsed body...).
+
+    Keyed (HMAC with the server secret): a body may hold a PIN, and an unkeyed hash of a
+    4-digit PIN is recovered by trying the 10,000 values.
+    """
     canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    digest_key = hashlib.sha256(f"ssa idempotency v1:{key}".encode()).digest()
+    return hmac.new(digest_key, canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def validate_key(key: str | None, *, required: bool) -> str | None:

@@ -11,7 +11,8 @@ from sqlmodel import Session, col
 from ssa.audit.service import record
 from ssa.funds.models import Rollover
 from ssa.funds.service import get_fund, policy_for
-from ssa.issuance.models import PeriodClose
+from ssa.households.models import Household
+from ssa.issuance.models import HouseholdIssuance, PeriodClose
 from ssa.ledger.models import (
     AccountKind,
     LedgerAccount,
@@ -84,7 +85,20 @@ def close_period(
     expired, households, transaction_id = 0, 0, None
     if keep is not None:
         transaction_id = uuid.uuid4()
-        excess = col(LedgerAccount.balance_cents) - keep
+        # Credits already issued for later periods are not this period's to expire.
+        later = (
+            select(
+                col(Household.account_id).label("account_id"),
+                func.sum(col(HouseholdIssuance.amount_cents)).label("cents"),
+            )
+            .join(Household, col(Household.id) == col(HouseholdIssuance.household_id))
+            .where(
+                col(HouseholdIssuance.fund_id) == fund_id, col(HouseholdIssuance.period) > period
+            )
+            .group_by(col(Household.account_id))
+            .subquery("later")
+        )
+        excess = col(LedgerAccount.balance_cents) - func.coalesce(later.c.cents, 0) - keep
         connection.execute(
             insert(LedgerPosting).from_select(
                 ["fund_id", "transaction_id", "account_id", "side", "amount_cents"],
@@ -94,7 +108,10 @@ def close_period(
                     col(LedgerAccount.id),
                     literal(Side.debit.value),
                     excess,
-                ).where(
+                )
+                .select_from(LedgerAccount)
+                .outerjoin(later, later.c.account_id == col(LedgerAccount.id))
+                .where(
                     col(LedgerAccount.fund_id) == fund_id,
                     col(LedgerAccount.kind) == AccountKind.household_credits.value,
                     excess > 0,

@@ -13,11 +13,12 @@ from ssa.idempotency.http import idempotent
 from ssa.issuance.close import close_period
 from ssa.issuance.schemas import CloseOut, IssuanceIn, IssuanceOut
 from ssa.issuance.service import issue_period
+from ssa.types import PERIOD_PATTERN
 
 router = APIRouter(prefix="/api/v1/funds/{fund_id}", tags=["issuance"])
 
 Treasurer = Annotated[Principal, Depends(Authorize(Role.treasurer, on=fund_path))]
-PeriodPath = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+PeriodPath = Annotated[str, Path(pattern=PERIOD_PATTERN)]
 
 
 @router.post(

@@ -4,7 +4,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Period = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
+from ssa.types import PERIOD_PATTERN
+
+Period = Annotated[str, Field(pattern=PERIOD_PATTERN, examples=["2026-11"])]
 
 
 class IssuanceIn(BaseModel):

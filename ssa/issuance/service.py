@@ -317,6 +317,15 @@ def _issue(
         )
         .one()
     )
+    # Runs for two periods at once must not both pass the coverage check: lock the fund's
+    # bank account row first (PostgreSQL; SQLite's writers are serialised already).
+    db_session.connection().execute(
+        select(col(LedgerAccount.id))
+        .where(
+            col(LedgerAccount.fund_id) == fund_id, col(LedgerAccount.kind) == AccountKind.bank.value
+        )
+        .with_for_update()
+    ).all()
     held, owed = coverage(db_session, fund_id)
     summary = IssuanceSummary(
         period=period,

@@ -16,6 +16,7 @@ from ssa.auth.deps import (
     any_fund,
     fund_path,
     get_optional_principal,
+    outlet_in_its_funds,
     outlet_path,
 )
 from ssa.auth.roles import Role
@@ -37,14 +38,15 @@ from ssa.outlets.schemas import (
     TerminalIn,
     TerminalOut,
 )
-from ssa.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from ssa.pagination import Cursor, Limit, decode_name_position, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["outlets"])
 
 AnyCoordinator = Annotated[Principal, Depends(Authorize(Role.coordinator, on=any_fund))]
 FundCoordinator = Annotated[Principal, Depends(Authorize(Role.coordinator, on=fund_path))]
+# Acting on an outlet: its manager, or a coordinator of a fund where it stands.
 OutletManager = Annotated[
-    Principal, Depends(Authorize(Role.manager, Role.coordinator, on=outlet_path))
+    Principal, Depends(Authorize(Role.manager, Role.coordinator, on=outlet_in_its_funds))
 ]
 OutletReader = Annotated[
     Principal,
@@ -142,13 +144,13 @@ def fund_outlets(
         raise Unauthenticated()
     if not public and not staff:
         raise Forbidden("Only the fund's staff see outlets other than the accredited ones.")
-    after = decode_cursor(cursor, 2)
+    after = decode_name_position(cursor)
     rows = service.fund_outlets(
         db_session=db_session,
         fund_id=fund_id,
         status=status,
         limit=limit + 1,
-        after_name=(str(after[0]), str(after[1])) if after else None,
+        after_name=after,
     )
     items = [fund_outlet_out(o, s, public=not staff) for o, s in rows[:limit]]
     next_cursor = (
@@ -260,9 +262,13 @@ def add_staff(
     body: StaffIn,
     request: Request,
     db_session: DbSession,
-    principal: Annotated[Principal, Depends(Authorize(Role.manager, on=outlet_path))],
+    principal: Annotated[
+        Principal,
+        Depends(Authorize(Role.manager, Role.coordinator, Role.admin, on=outlet_in_its_funds)),
+    ],
 ) -> StaffOut:
-    """Make a user a manager or cashier of the outlet (its manager)."""
+    """Make a user a manager or cashier of the outlet (its manager, a coordinator of a fund
+    where it stands, or the administrator: the first manager has to come from somewhere)."""
     service.get_outlet(db_session=db_session, outlet_id=outlet_id)
     grant = grant_role(
         db_session=db_session,

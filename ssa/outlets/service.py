@@ -250,7 +250,7 @@ def fund_outlets(
     fund_id: uuid.UUID,
     status: OutletStatus | None,
     limit: int,
-    after_name: tuple[str, str] | None,
+    after_name: tuple[str, uuid.UUID] | None,
 ) -> list[tuple[Outlet, OutletFund]]:
     query = (
         select(Outlet, OutletFund)
@@ -262,8 +262,7 @@ def fund_outlets(
     if after_name is not None:
         name, last_id = after_name
         query = query.where(
-            (col(Outlet.name) > name)
-            | ((col(Outlet.name) == name) & (col(Outlet.id) > uuid.UUID(last_id)))
+            (col(Outlet.name) > name) | ((col(Outlet.name) == name) & (col(Outlet.id) > last_id))
         )
     rows = db_session.exec(query.order_by(col(Outlet.name), col(Outlet.id)).limit(limit)).all()
     return [(outlet, standing) for outlet, standing in rows]

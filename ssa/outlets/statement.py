@@ -23,6 +23,7 @@ from ssa.ledger.models import LedgerTransaction
 from ssa.outlets.models import Outlet
 from ssa.payments.models import Payment, Refund
 from ssa.payments.views import payable
+from ssa.types import PERIOD_PATTERN
 
 COLUMNS = (
     "date",
@@ -163,7 +164,7 @@ def statement(
     fund_id: uuid.UUID,
     db_session: DbSession,
     _principal: OutletStaff,
-    period: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
+    period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
 ) -> Response:
     """The outlet's payments and refunds in a fund for a period (default: this month)."""
     period = period or current_period()

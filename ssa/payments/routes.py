@@ -1,11 +1,11 @@
 """Payment endpoints: at the till, refunds, and the outlet's own views."""
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
 from sqlalchemy import delete
 from sqlmodel import col
 
@@ -164,8 +164,8 @@ def outlet_payments(
     outlet_id: uuid.UUID,
     db_session: DbSession,
     _principal: OutletStaff,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    to: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> OutletPaymentPage:

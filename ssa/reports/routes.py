@@ -12,6 +12,7 @@ from ssa.auth.roles import Role
 from ssa.funds.service import current_period
 from ssa.ledger.check import check_ledger
 from ssa.reports.service import period_report
+from ssa.types import PERIOD_PATTERN
 
 router = APIRouter(prefix="/api/v1/funds/{fund_id}", tags=["reports"])
 
@@ -56,7 +57,7 @@ def report(
     fund_id: uuid.UUID,
     db_session: DbSession,
     _principal: Staff,
-    period: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
+    period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
 ) -> ReportOut:
     """The period's figures (default: this month); coverage and runway as of now."""
     figures = period_report(

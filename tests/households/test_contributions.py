@@ -256,3 +256,15 @@ def test_grants_are_idempotent_and_reported(client: TestClient, people: People) 
         url, json=body, headers={**coordinator, "Idempotency-Key": f"grant-{uuid.uuid4()}"}
     )
     assert refused.status_code == 403
+
+
+def test_a_blank_funder_is_refused(client: TestClient, people: People) -> None:
+    fund_id = new_fund(client, people)
+    treasurer = people.as_(("treasurer", fund_id))
+    response = client.post(
+        f"/api/v1/funds/{fund_id}/grants",
+        json={"funder": "    ", "amount_cents": 100, "received_on": "2026-01-05"},
+        headers={**treasurer, "Idempotency-Key": "blank"},
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_error"

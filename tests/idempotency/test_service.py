@@ -43,7 +43,9 @@ def contribute(engine: Engine, fund: Fund, *, caller: str, key: str, cents: int)
             db_session=session,
             caller=caller,
             key=key,
-            request_fingerprint=fingerprint("POST", "/contributions", {"amount_cents": cents}),
+            request_fingerprint=fingerprint(
+                "POST", "/contributions", {"amount_cents": cents}, key="test key"
+            ),
             work=work,
         )
 
@@ -125,3 +127,16 @@ def test_keys_are_validated(key: str | None, required: bool, error: type[Excepti
 def test_a_good_key_or_an_optional_missing_one_passes() -> None:
     assert validate_key("3f1c-payment-17", required=True) == "3f1c-payment-17"
     assert validate_key(None, required=False) is None
+
+
+def test_fingerprints_are_keyed_so_a_pin_cannot_be_recovered() -> None:
+    body = {"member_number": "BOR0000017", "amount_cents": 500, "pin": "2468"}
+    stored = fingerprint("POST", "/api/v1/payments", body, key="server secret")
+    assert stored == fingerprint("POST", "/api/v1/payments", body, key="server secret")
+    assert stored != fingerprint("POST", "/api/v1/payments", body, key="another secret")
+    # Without the key, trying the 10,000 PINs finds nothing.
+    guesses = {
+        fingerprint("POST", "/api/v1/payments", {**body, "pin": f"{n:04d}"}, key="")
+        for n in range(10_000)
+    }
+    assert stored not in guesses

@@ -84,3 +84,16 @@ def test_two_closes_at_the_same_moment_expire_once(database_url: str, engine: En
     assert all(r.expired_cents == 75_000 for r in results)
     assert all(credits(engine, h) == 0 for h in households)
     assert books_clean(engine, fund)
+
+
+def test_closing_a_period_leaves_the_next_periods_credits(engine: Engine) -> None:
+    """Next month issued before this one closes: only this month's leftovers expire."""
+    fund = make_fund(engine, rollover="none")
+    household = add_household(engine, fund)
+    issue(engine, fund)
+    issue(engine, fund, periods.shift(THIS, 1))
+    assert credits(engine, household) == 30_000
+    summary = close(engine, fund)
+    assert (summary.expired_cents, summary.households) == (15_000, 1)
+    assert credits(engine, household) == 15_000
+    assert books_clean(engine, fund)

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from ssa.auth.models import OAuthClient
 from ssa.funds.models import Fund
+from ssa.funds.service import create_fund
 from tests.conftest import People
 from tests.issuance.helpers import make_fund
 from tests.payments.helpers import IBAN, valid_siret
@@ -313,8 +314,8 @@ def test_the_geojson_map_of_accredited_outlets(
 # --- Staff and terminals -----------------------------------------------------------------
 
 
-def test_only_a_manager_adds_staff(
-    client: TestClient, coordinator: dict[str, str], people: People, fund: Fund
+def test_the_manager_or_the_funds_coordinator_adds_staff(
+    client: TestClient, coordinator: dict[str, str], people: People, fund: Fund, engine: Engine
 ) -> None:
     outlet = accredited(client, coordinator, fund)
     url = f"/api/v1/outlets/{outlet['id']}/staff"
@@ -322,7 +323,17 @@ def test_only_a_manager_adds_staff(
     manager = people.as_(("manager", uuid.UUID(outlet["id"])))
     cashier = people.as_(("cashier", uuid.UUID(outlet["id"])))
     other_manager = people.as_(("manager", uuid.UUID(register(client, coordinator)["id"])))
-    for headers in (cashier, other_manager, coordinator):
+    with Session(engine) as session:
+        elsewhere = create_fund(db_session=session, slug=f"{fund.slug}-e", name="Elsewhere")
+        session.commit()
+        elsewhere_id = elsewhere.id
+    stranger = people.as_(("coordinator", elsewhere_id))
+    # The first manager comes from the coordinator of a fund where the outlet stands.
+    first = client.post(
+        url, json={"user_id": str(people.user()), "role": "manager"}, headers=coordinator
+    )
+    assert first.status_code == 201, first.text
+    for headers in (cashier, other_manager, stranger):
         problem(
             client.post(url, json={"user_id": str(newcomer), "role": "cashier"}, headers=headers),
             403,
