@@ -1,7 +1,6 @@
 """Users, invitations, role grants and the tokens handed to a logged-in user."""
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -12,6 +11,7 @@ from ssa.auth.models import Invitation, RefreshToken, RoleGrant, User
 from ssa.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
 from ssa.auth.roles import Role
 from ssa.auth.tokens import TokenSigner, new_secret, secret_hash
+from ssa.households.models import Person
 from ssa.problems import Conflict, NotFound, Problem
 from ssa.settings import Settings
 from ssa.timeutil import utcnow
@@ -227,14 +227,10 @@ def audit_user_created(
 
 
 def membership_of(*, db_session: Session, user_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID] | None:
-    """(household id, person id) of the person this user is, once households exist."""
-    for finder in MEMBERSHIP_FINDERS:
-        found = finder(db_session, user_id)
-        if found is not None:
-            return found
-    return None
-
-
-# The households domain registers how to find a user's person, so that auth, which it
-# depends on, does not import it.
-MEMBERSHIP_FINDERS: list[Callable[[Session, uuid.UUID], tuple[uuid.UUID, uuid.UUID] | None]] = []
+    """(household id, person id) of the person this user is, if any."""
+    row = db_session.exec(
+        select(Person.household_id, Person.id).where(
+            col(Person.user_id) == user_id, col(Person.left_on).is_(None)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None

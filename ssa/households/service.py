@@ -11,7 +11,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from ssa.audit.service import record
-from ssa.auth.service import MEMBERSHIP_FINDERS, create_user, find_user_by_email, invite
+from ssa.auth.service import create_user, find_user_by_email, invite
 from ssa.funds.models import FundPolicy
 from ssa.funds.service import current_period, get_fund, policy_for
 from ssa.households import rules
@@ -416,18 +416,3 @@ def unlock_pin(
 
 def pin_locked(household: Household, now: datetime | None = None) -> bool:
     return household.pin_locked_until is not None and household.pin_locked_until > (now or utcnow())
-
-
-# --- Who the household's persons are --------------------------------------------------
-
-
-def membership(db_session: Session, user_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID] | None:
-    row = db_session.exec(
-        select(Person.household_id, Person.id).where(
-            col(Person.user_id) == user_id, col(Person.left_on).is_(None)
-        )
-    ).first()
-    return (row[0], row[1]) if row else None
-
-
-MEMBERSHIP_FINDERS.append(membership)

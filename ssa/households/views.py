@@ -1,7 +1,6 @@
 """What a household sees of its credits: the account summary and its history."""
 
 import uuid
-from collections.abc import Callable
 
 from sqlalchemy import ColumnElement, and_, case, func, or_
 from sqlmodel import Session, col, select
@@ -10,7 +9,9 @@ from ssa.funds.service import current_period
 from ssa.households.models import Household
 from ssa.households.schemas import AccountOut, TransactionOut, TransactionPage
 from ssa.ledger.models import LedgerAccount, LedgerPosting, LedgerTransaction, TransactionKind
+from ssa.outlets.models import Outlet
 from ssa.pagination import decode_position, encode_cursor
+from ssa.payments.models import Payment, Refund
 
 # How the ledger's transaction kinds read from the household's side.
 HOUSEHOLD_KINDS = {
@@ -20,8 +21,21 @@ HOUSEHOLD_KINDS = {
     TransactionKind.expiry: "expiry",
 }
 
-# Filled in by the outlets domain: names the outlet of each payment or refund.
-OUTLET_NAMERS: list[Callable[[Session, list[uuid.UUID]], dict[uuid.UUID, str]]] = []
+
+def outlet_names(db_session: Session, transaction_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The outlet of each payment or refund transaction among `transaction_ids`: all a
+    household sees of the other side."""
+    if not transaction_ids:
+        return {}
+    names: dict[uuid.UUID, str] = {}
+    for table in (Payment, Refund):
+        rows = db_session.exec(
+            select(table.transaction_id, Outlet.name)
+            .join(Outlet, col(Outlet.id) == col(table.outlet_id))
+            .where(col(table.transaction_id).in_(transaction_ids))
+        ).all()
+        names.update({tx_id: name for tx_id, name in rows})
+    return names
 
 
 def _signed() -> ColumnElement[int]:
@@ -103,9 +117,7 @@ def transactions(
         ).limit(limit + 1)
     ).all()
     page = rows[:limit]
-    names: dict[uuid.UUID, str] = {}
-    for namer in OUTLET_NAMERS:
-        names.update(namer(db_session, [row[0] for row in page]))
+    names = outlet_names(db_session, [row[0] for row in page])
     items = [
         TransactionOut(
             id=tx_id,

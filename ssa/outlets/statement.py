@@ -1,29 +1,16 @@
-"""An outlet's statement (CSV) of its payments and refunds, and outlet names in histories.
-
-Neither shows who paid: an outlet never sees a household's identity, and a household
-sees only the name of the outlet where it paid.
-"""
+"""An outlet's statement (CSV) of its payments and refunds: amounts, never who paid."""
 
 import csv
 import io
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
-from ssa.auth.deps import Authorize, DbSession, Principal, outlet_path
-from ssa.auth.roles import Role
-from ssa.funds.service import current_period
-from ssa.households.views import OUTLET_NAMERS
 from ssa.ledger.models import LedgerTransaction
-from ssa.outlets.models import Outlet
 from ssa.payments.models import Payment, Refund
 from ssa.payments.views import payable
-from ssa.types import PERIOD_PATTERN
 
 COLUMNS = (
     "date",
@@ -125,53 +112,3 @@ def statement_csv(
     ):
         writer.writerow((period, label, "", "", "", "", euros(cents), ""))
     return out.getvalue()
-
-
-def outlet_names(db_session: Session, transaction_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """The outlet of each payment or refund transaction among `transaction_ids`."""
-    if not transaction_ids:
-        return {}
-    names: dict[uuid.UUID, str] = {}
-    for table in (Payment, Refund):
-        rows = db_session.exec(
-            select(table.transaction_id, Outlet.name)
-            .join(Outlet, col(Outlet.id) == col(table.outlet_id))
-            .where(col(table.transaction_id).in_(transaction_ids))
-        ).all()
-        names.update({tx_id: name for tx_id, name in rows})
-    return names
-
-
-OUTLET_NAMERS.append(outlet_names)
-
-
-# --- The endpoint (kept here while the outlets' routes are being written) ---------------
-
-router = APIRouter(tags=["outlets"])
-
-OutletStaff = Annotated[
-    Principal, Depends(Authorize(Role.manager, Role.cashier, Role.terminal, on=outlet_path))
-]
-
-
-@router.get(
-    "/outlets/{outlet_id}/statement.csv",
-    response_class=Response,
-    responses={200: {"content": {"text/csv": {}}, "description": "The statement, as CSV"}},
-)
-def statement(
-    outlet_id: uuid.UUID,
-    fund_id: uuid.UUID,
-    db_session: DbSession,
-    _principal: OutletStaff,
-    period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
-) -> Response:
-    """The outlet's payments and refunds in a fund for a period (default: this month)."""
-    period = period or current_period()
-    text = statement_csv(db_session=db_session, outlet_id=outlet_id, fund_id=fund_id, period=period)
-    filename = f"statement-{outlet_id}-{period}.csv"
-    return Response(
-        content=text,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )

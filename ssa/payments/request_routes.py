@@ -1,8 +1,4 @@
-"""Payment requests: the till asks, the member confirms from the phone.
-
-Also mounts the outlet statement and registers the outlets' contributions to the
-household history and the fund report (imported here so that the app loads them).
-"""
+"""Payment requests: the till asks, the member confirms from the phone."""
 
 import uuid
 from datetime import datetime
@@ -15,16 +11,13 @@ from pydantic import BaseModel, Field
 from ssa.auth.deps import CurrentPrincipal, DbSession, Forbidden, Principal, Scope
 from ssa.auth.roles import Role
 from ssa.idempotency.http import MONEY_RESPONSES, idempotent
-from ssa.outlets import statement
 from ssa.payments import requests as service
 from ssa.payments.models import PaymentRequest
 from ssa.payments.routes import till_outlet
 from ssa.payments.schemas import Amount, PaymentOut, Strict
-from ssa.reports import spending as _spending  # noqa: F401 (registers spending by category)
 from ssa.timeutil import utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["payments"])
-router.include_router(statement.router)
 
 
 class PaymentRequestIn(Strict):

@@ -4,15 +4,17 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime
 from sqlalchemy import delete
 from sqlmodel import col
 
 from ssa.auth.deps import Authorize, CurrentPrincipal, DbSession, Forbidden, Principal, outlet_path
 from ssa.auth.roles import Role
+from ssa.funds.service import current_period
 from ssa.idempotency.http import MONEY_RESPONSES, idempotent
 from ssa.idempotency.models import IdempotencyKey
+from ssa.outlets.statement import statement_csv
 from ssa.payments import service, views
 from ssa.payments.schemas import (
     BalanceOut,
@@ -23,6 +25,7 @@ from ssa.payments.schemas import (
     RefundOut,
 )
 from ssa.problems import Problem
+from ssa.types import PERIOD_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["payments"])
 
@@ -184,4 +187,27 @@ def outlet_balance(
         outlet_id=outlet_id,
         fund_id=fund_id,
         payable_cents=views.payable(db_session, outlet_id, fund_id),
+    )
+
+
+@router.get(
+    "/outlets/{outlet_id}/statement.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "The statement, as CSV"}},
+)
+def outlet_statement(
+    outlet_id: uuid.UUID,
+    fund_id: uuid.UUID,
+    db_session: DbSession,
+    _principal: OutletStaff,
+    period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
+) -> Response:
+    """The outlet's payments and refunds in a fund for a period (default: this month)."""
+    period = period or current_period()
+    text = statement_csv(db_session=db_session, outlet_id=outlet_id, fund_id=fund_id, period=period)
+    filename = f"statement-{outlet_id}-{period}.csv"
+    return Response(
+        content=text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

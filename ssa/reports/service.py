@@ -10,6 +10,7 @@ from sqlmodel import Session, col
 from ssa.households.models import Household, HouseholdStatus, Person
 from ssa.issuance.service import coverage
 from ssa.ledger.models import LedgerAccount, LedgerPosting, LedgerTransaction
+from ssa.reports.spending import spending_by_category
 
 # Aggregates over fewer households than this are not shown.
 MIN_GROUP = 5
@@ -33,10 +34,6 @@ class Report:
     coverage_ratio: float | None
     runway_periods: float | None
     spending_by_category: list[dict[str, Any]] = field(default_factory=list)
-
-
-# Filled in by the outlets domain: (category, households, cents) of a fund's period.
-CATEGORY_SPENDING: list[Any] = []
 
 
 def _movements(
@@ -109,13 +106,11 @@ def period_report(*, db_session: Session, fund_id: uuid.UUID, period: str) -> Re
     held, owed = coverage(db_session, fund_id)
     issued = moves.get(("issuance", "household_credits", "credit"), 0)
     monthly_rate = issued or _last_issuance(db_session, fund_id)
-    categories = []
-    for provider in CATEGORY_SPENDING:
-        categories += [
-            {"category": category, "households": households, "spent_cents": cents}
-            for category, households, cents in provider(db_session, fund_id, period)
-            if households >= MIN_GROUP
-        ]
+    categories = [
+        {"category": category, "households": households, "spent_cents": cents}
+        for category, households, cents in spending_by_category(db_session, fund_id, period)
+        if households >= MIN_GROUP
+    ]
     return Report(
         period=period,
         households_active=int(active),

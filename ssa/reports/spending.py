@@ -12,7 +12,6 @@ from sqlmodel import Session, col, select
 from ssa.ledger.models import LedgerTransaction
 from ssa.outlets.models import Outlet
 from ssa.payments.models import Payment, Refund
-from ssa.reports.service import CATEGORY_SPENDING
 
 
 def spending_by_category(
@@ -45,6 +44,3 @@ def spending_by_category(
         (str(category), int(households), int(cents) - refunds.get(str(category), 0))
         for category, households, cents in paid
     )
-
-
-CATEGORY_SPENDING.append(spending_by_category)
