@@ -8,9 +8,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import case, insert, or_, update
+from sqlalchemy import BigInteger, Table, Uuid, bindparam, case, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
+from sqlmodel import select as orm_select
 
 from ssa.ledger.errors import (
     AccountNotFound,
@@ -70,7 +71,7 @@ def open_account(
 ) -> LedgerAccount:
     """Return the fund's account of this kind and reference, opening it if needed."""
     account = db_session.exec(
-        select(LedgerAccount).where(
+        orm_select(LedgerAccount).where(
             col(LedgerAccount.fund_id) == fund_id,
             col(LedgerAccount.kind) == kind,
             col(LedgerAccount.reference) == reference,
@@ -106,6 +107,29 @@ def _check_legs(legs: Sequence[Leg]) -> None:
         )
 
 
+_ACCOUNTS: Table = LedgerAccount.__table__  # type: ignore[attr-defined]
+_POSTINGS: Table = LedgerPosting.__table__  # type: ignore[attr-defined]
+_TRANSACTIONS: Table = LedgerTransaction.__table__  # type: ignore[attr-defined]
+
+# Built once: the hot path binds values and reuses the compiled statement (Core, not the
+# ORM, which would add its own bookkeeping to every call).
+_NET_DEBIT = bindparam("net_debit", type_=BigInteger())
+_DELTA = case((_ACCOUNTS.c.normal_side == Side.debit.value, _NET_DEBIT), else_=-_NET_DEBIT)
+_MOVE_BALANCE = (
+    update(_ACCOUNTS)
+    .where(
+        _ACCOUNTS.c.id == bindparam("b_account_id", type_=Uuid()),
+        _ACCOUNTS.c.fund_id == bindparam("b_fund_id", type_=Uuid()),
+        or_(
+            _ACCOUNTS.c.kind.not_in(sorted(k.value for k in NON_NEGATIVE_KINDS)),
+            _ACCOUNTS.c.balance_cents + _DELTA >= 0,
+        ),
+    )
+    .values(balance_cents=_ACCOUNTS.c.balance_cents + _DELTA)
+    .returning(_ACCOUNTS.c.balance_cents)
+)
+
+
 def _apply_to_balance(
     db_session: Session, *, fund_id: uuid.UUID, account_id: uuid.UUID, net_debit_cents: int
 ) -> int:
@@ -115,28 +139,16 @@ def _apply_to_balance(
     (SQLite: BEGIN IMMEDIATE), so concurrent debits are serialised and each sees the
     balance the previous one left.
     """
-    balance = col(LedgerAccount.balance_cents)
-    delta = case(
-        (col(LedgerAccount.normal_side) == Side.debit.value, net_debit_cents),
-        else_=-net_debit_cents,
-    )
-    new_balance = db_session.exec(
-        update(LedgerAccount)
-        .where(col(LedgerAccount.id) == account_id, col(LedgerAccount.fund_id) == fund_id)
-        .where(
-            or_(
-                col(LedgerAccount.kind).not_in([k.value for k in NON_NEGATIVE_KINDS]),
-                balance + delta >= 0,
-            )
-        )
-        .values(balance_cents=balance + delta)
-        .returning(balance)
+    connection = db_session.connection()
+    new_balance = connection.execute(
+        _MOVE_BALANCE,
+        {"b_account_id": account_id, "b_fund_id": fund_id, "net_debit": net_debit_cents},
     ).scalar_one_or_none()
     if new_balance is not None:
         return int(new_balance)
-    row = db_session.exec(
-        select(LedgerAccount.kind, LedgerAccount.balance_cents).where(
-            col(LedgerAccount.id) == account_id, col(LedgerAccount.fund_id) == fund_id
+    row = connection.execute(
+        select(_ACCOUNTS.c.kind, _ACCOUNTS.c.balance_cents).where(
+            _ACCOUNTS.c.id == account_id, _ACCOUNTS.c.fund_id == fund_id
         )
     ).one_or_none()
     if row is None:
@@ -177,9 +189,9 @@ def post_transaction(
         for account_id in sorted(net_debits)
     }
     transaction_id = uuid.uuid4()
-    db_session.exec(
-        insert(LedgerPosting),
-        params=[
+    db_session.connection().execute(
+        insert(_POSTINGS),
+        [
             {
                 "fund_id": fund_id,
                 "transaction_id": transaction_id,
@@ -214,8 +226,8 @@ def seal_transaction(
 ) -> None:
     """Insert the transaction row, which seals its postings: the database checks their sum
     here (SQLite) or at commit (PostgreSQL), and refuses any later posting to it."""
-    db_session.exec(
-        insert(LedgerTransaction).values(
+    db_session.connection().execute(
+        insert(_TRANSACTIONS).values(
             id=transaction_id,
             fund_id=fund_id,
             kind=kind.value,
@@ -266,12 +278,12 @@ def reverse_transaction(
     if original is None or original.fund_id != fund_id:
         raise TransactionNotFound(f"Transaction {transaction_id} is not in this fund.")
     already = db_session.exec(
-        select(LedgerTransaction.id).where(col(LedgerTransaction.reverses_id) == transaction_id)
+        orm_select(LedgerTransaction.id).where(col(LedgerTransaction.reverses_id) == transaction_id)
     ).first()
     if already is not None:
         raise AlreadyReversed(reversal_id=str(already))
     postings = db_session.exec(
-        select(LedgerPosting)
+        orm_select(LedgerPosting)
         .where(col(LedgerPosting.transaction_id) == transaction_id)
         .order_by(col(LedgerPosting.id))
     ).all()

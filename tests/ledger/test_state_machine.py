@@ -210,8 +210,22 @@ def test_random_operations_keep_the_books_right(engine: Engine) -> None:
 def test_the_model_catches_a_ledger_that_lets_credits_go_negative(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The machine must fail when the ledger is wrong: here the guard list is emptied."""
-    monkeypatch.setattr("ssa.ledger.service.NON_NEGATIVE_KINDS", frozenset())
+    """The machine must fail when the ledger is wrong: here the balance guard is removed."""
+    from sqlalchemy import bindparam, update
+
+    from ssa.ledger import service
+
+    accounts = service._ACCOUNTS
+    unguarded = (
+        update(accounts)
+        .where(
+            accounts.c.id == bindparam("b_account_id"),
+            accounts.c.fund_id == bindparam("b_fund_id"),
+        )
+        .values(balance_cents=accounts.c.balance_cents + service._DELTA)
+        .returning(accounts.c.balance_cents)
+    )
+    monkeypatch.setattr(service, "_MOVE_BALANCE", unguarded)
     machine = make_machine(engine)
     machine.TestCase.settings = settings(
         max_examples=50,
