@@ -25,14 +25,16 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from sqlalchemy import create_engine, text
@@ -45,6 +47,7 @@ FUNDING_CENTS = 10_000_000  # per household: far more than a run can move away
 MAX_TRANSFER_CENTS = 100
 FUNDING_CHUNK = 100  # households credited per issuance transaction
 WARMUP_TRANSFERS = 20  # per writer, before the clock starts (not counted)
+DISTURBED_CORES = 0.25  # other work on the machine beyond this makes a measurement suspect
 
 
 # --- Results ------------------------------------------------------------------------
@@ -73,8 +76,10 @@ class Measurement:
     p50_ms: float
     p99_ms: float
     client_cpu_s: float
-    server_cpu_s: float | None  # local PostgreSQL processes; None for SQLite
+    server_cpu_s: float | None  # this database's backends; None for SQLite or remote
+    foreign_cpu_s: float  # other databases' backends on the same server
     machine_busy: float  # fraction of all CPUs busy during the window
+    other_cores: float  # CPU used meanwhile by anything but the writers and their backends
     first_error: str = ""
 
     @property
@@ -91,7 +96,10 @@ class PgbenchResult:
     latency_ms: float
     client_cpu_s: float
     server_cpu_s: float | None
+    foreign_cpu_s: float
     machine_busy: float
+    other_cores: float
+    wall_s: float
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -122,27 +130,107 @@ def _busy_between(before: tuple[int, int], after: tuple[int, int]) -> float:
     return (after[0] - before[0]) / total if total > 0 else float("nan")
 
 
-def postgres_cpu_seconds() -> float | None:
-    """CPU time of the local PostgreSQL server's processes, from /proc (None if not seen).
+def _other_cores(
+    before: tuple[int, int], after: tuple[int, int], wall_s: float, own_cpu_s: float
+) -> float:
+    """CPU cores busy during the window beyond `own_cpu_s`: other processes, PostgreSQL's
+    background processes, the kernel. Large values mean the figures are disturbed."""
+    if wall_s <= 0 or after[1] == before[1]:
+        return float("nan")
+    return max(0.0, (after[0] - before[0]) / _TICKS / wall_s - own_cpu_s / wall_s)
 
-    Live processes count their own time; backends that exit are added to the
-    postmaster's children's time, so a difference of two readings counts each once.
+
+BACKGROUND = "(background)"  # PostgreSQL's own processes, not serving a client
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+# The process title of a client backend: "postgres: [cluster: ]user database host(port) ..."
+_BACKEND_TITLE = re.compile(r"^postgres: (?:\S+: )?\S+ (\S+) (?:\S+\(\d+\)|\[local\])")
+
+
+class BackendCpu:
+    """CPU time of the local PostgreSQL server's client backends, by database, from /proc.
+
+    Sampled in a thread, so that backends which exit before the end (pgbench's) count up
+    to their last sample. Backends seen when sampling starts count from that point;
+    those that appear later count from their start. Background processes (WAL writer,
+    checkpointer, autovacuum, the postmaster) are counted apart, under BACKGROUND.
     """
-    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    total, seen = 0, False
-    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
-        if not entry.name.isdigit():
-            continue
+
+    def __init__(self, interval_s: float = 0.05, rescan_s: float = 0.5) -> None:
+        self._interval_s = interval_s
+        self._rescan_s = rescan_s
+        self._database: dict[int, str] = {}
+        self._first: dict[int, int] = {}
+        self._last: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.available = Path("/proc/self/stat").exists()
+
+    @staticmethod
+    def _ticks(pid: int) -> int | None:
         try:
-            stat = (entry / "stat").read_text()
+            stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
-            continue
-        if stat[stat.index("(") + 1 : stat.rindex(")")] != "postgres":
-            continue
+            return None
         fields = stat[stat.rindex(")") + 2 :].split()
-        total += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
-        seen = True
-    return total / ticks if seen else None
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    def _scan(self, baseline: bool) -> None:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) in self._database:
+                continue
+            try:
+                if (entry / "comm").read_text().strip() != "postgres":
+                    continue
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except (OSError, UnicodeDecodeError):
+                continue
+            match = _BACKEND_TITLE.match(title)
+            pid = int(entry.name)
+            ticks = self._ticks(pid)
+            if ticks is not None:
+                self._database[pid] = match.group(1) if match else BACKGROUND
+                self._first[pid] = ticks if baseline else 0
+                self._last[pid] = ticks
+
+    def _sample(self) -> None:
+        for pid in self._database:
+            ticks = self._ticks(pid)
+            if ticks is not None:
+                self._last[pid] = ticks
+
+    def _run(self) -> None:
+        rescan_at = time.monotonic() + self._rescan_s
+        while not self._stop.wait(self._interval_s):
+            if time.monotonic() >= rescan_at:
+                self._scan(baseline=False)
+                rescan_at = time.monotonic() + self._rescan_s
+            self._sample()
+
+    def __enter__(self) -> BackendCpu:
+        if self.available:
+            self._scan(baseline=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.available:
+            self._stop.set()
+            self._thread.join()
+            self._scan(baseline=False)
+            self._sample()
+
+    def seconds(self, database: str) -> float | None:
+        """CPU seconds of the backends of this database (None if /proc is not readable)."""
+        if not self.available:
+            return None
+        pids = [pid for pid, name in self._database.items() if name == database]
+        return sum(self._last[pid] - self._first[pid] for pid in pids) / _TICKS
+
+    def others(self, databases: set[str]) -> float:
+        """CPU seconds of the backends of every other database: someone else's load."""
+        databases = databases | {BACKGROUND}
+        pids = [pid for pid, name in self._database.items() if name not in databases]
+        return sum(self._last[pid] - self._first[pid] for pid in pids) / _TICKS
 
 
 def is_local(url: URL) -> bool:
@@ -150,8 +238,49 @@ def is_local(url: URL) -> bool:
     return url.host in (None, "", "127.0.0.1", "localhost", "::1") or url.host.startswith("/")
 
 
-def _cpu_delta(before: float | None, after: float | None) -> float | None:
-    return after - before if before is not None and after is not None else None
+def _ssa_package() -> str:
+    import ssa
+
+    return str(Path(ssa.__file__).resolve().parent)
+
+
+def _ssa_version() -> str:
+    """Where the measured ssa package is, and its git commit (+ if the tree is edited)."""
+    folder = Path(_ssa_package())
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        edited = subprocess.run(
+            ["git", "-C", str(folder), "status", "--porcelain", "--", "."],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return str(folder)
+    return f"{folder} (git {commit}{' + uncommitted changes' if edited else ''})"
+
+
+def wait_for_idle(max_wait_s: float, busy_below: float = 0.15) -> None:
+    """Wait until the machine's CPUs are mostly idle (over one second), at most max_wait_s."""
+    deadline = time.monotonic() + max_wait_s
+    announced = False
+    while True:
+        before = _cpu_times()
+        time.sleep(1.0)
+        busy = _busy_between(before, _cpu_times())
+        if not busy >= busy_below:  # also when /proc/stat is unreadable (nan)
+            return
+        if time.monotonic() >= deadline:
+            print(f"    the machine is still {busy:.0%} busy: measuring anyway", flush=True)
+            return
+        if not announced:
+            print(f"    waiting for the machine to be idle ({busy:.0%} busy)...", flush=True)
+            announced = True
 
 
 def machine_description() -> dict[str, str]:
@@ -179,6 +308,7 @@ def machine_description() -> dict[str, str]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
+        "ssa": _ssa_version(),
     }
 
 
@@ -193,10 +323,23 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _drop_unless_in_use(connection: Any, database: str) -> None:
+    """Drop the database, unless someone is connected to it (another run, say)."""
+    users = connection.execute(
+        text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name"), {"name": database}
+    ).scalar_one()
+    if users:
+        raise SystemExit(
+            f"database {database} has {users} connection(s): another benchmark run? Wait for"
+            " it, or give this run another database (--postgres-url)."
+        )
+    connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {_quote_ident(database)}")
+
+
 def recreate_pg_database(url: URL, database: str) -> None:
     engine = create_engine(_maintenance_url(url), isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
-        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {_quote_ident(database)} WITH (FORCE)")
+        _drop_unless_in_use(connection, database)
         connection.exec_driver_sql(f"CREATE DATABASE {_quote_ident(database)}")
     engine.dispose()
 
@@ -204,7 +347,7 @@ def recreate_pg_database(url: URL, database: str) -> None:
 def drop_pg_database(url: URL, database: str) -> None:
     engine = create_engine(_maintenance_url(url), isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
-        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {_quote_ident(database)} WITH (FORCE)")
+        _drop_unless_in_use(connection, database)
     engine.dispose()
 
 
@@ -238,6 +381,22 @@ def pg_checkpoint(url: URL) -> None:
         engine.dispose()
 
 
+def filesystem_of(path: Path) -> str:
+    """The file system holding `path`, from /proc/mounts (e.g. "ext4 on /dev/vda")."""
+    best, description = "", "unknown"
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return description
+    target = str(path.resolve())
+    for line in mounts:
+        device, mount_point, kind = line.split()[:3]
+        inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) > len(best):
+            best, description = mount_point, f"{kind} on {device}"
+    return description
+
+
 def remove_sqlite_files(path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -255,7 +414,11 @@ def build_fund(database_url: str, accounts: int) -> tuple[str, list[str]]:
     from ssa.migrations import upgrade
     from ssa.settings import Settings
 
+    saved_path = list(sys.path)
     upgrade(database_url)
+    # alembic.ini's prepend_sys_path puts the working folder first; the writers inherit
+    # sys.path, and must import the same ssa as this process.
+    sys.path[:] = saved_path
     engine = make_engine(Settings(database_url=database_url))
     try:
         with unit_of_work(engine) as session:
@@ -327,7 +490,9 @@ def writer(
     seconds: float,
     seed: int,
     barrier: Barrier,
+    finished: Barrier,
     results: Any,
+    ssa_package: str,
 ) -> None:
     """One writer process: its own engine, one unit of work per transfer."""
     try:
@@ -339,6 +504,8 @@ def writer(
         from ssa.ledger.service import credit, debit, post_transaction
         from ssa.settings import Settings
 
+        if _ssa_package() != ssa_package:
+            raise RuntimeError(f"writer imported ssa from {_ssa_package()}, not {ssa_package}")
         rng = random.Random(seed)
         fund = uuid.UUID(fund_id)
         accounts = [uuid.UUID(a) for a in account_ids]
@@ -359,33 +526,68 @@ def writer(
         for _ in range(WARMUP_TRANSFERS):  # connect, fill the statement caches
             transfer()
     except BaseException:
-        barrier.abort()
         results.put(("error", traceback.format_exc()))
-        raise
+        barrier.abort()
+        return
+    try:
+        barrier.wait(timeout=600)
+    except threading.BrokenBarrierError:
+        return  # another writer failed: the parent reports it
 
-    barrier.wait()
-    cpu_start = time.process_time()
-    result.started = start = time.monotonic()
-    deadline = start + seconds
-    latencies = result.latencies_s
-    now = start
-    while now < deadline:
-        try:
-            transfer()
-        except InsufficientBalance:
-            result.refused += 1
-        except DBAPIError as exc:
-            result.errors += 1
-            if not result.first_error:
-                result.first_error = f"{exc.__class__.__name__}: {exc.orig}"
-        else:
-            result.committed += 1
-            latencies.append(time.monotonic() - now)
-        now = time.monotonic()
-    result.ended = now
-    result.cpu_s = time.process_time() - cpu_start
-    engine.dispose()
+    try:
+        cpu_start = time.process_time()
+        result.started = start = time.monotonic()
+        deadline = start + seconds
+        latencies = result.latencies_s
+        now = start
+        while now < deadline:
+            try:
+                transfer()
+            except InsufficientBalance:
+                result.refused += 1
+            except DBAPIError as exc:
+                result.errors += 1
+                if not result.first_error:
+                    result.first_error = f"{exc.__class__.__name__}: {exc.orig}"
+            else:
+                result.committed += 1
+                latencies.append(time.monotonic() - now)
+            now = time.monotonic()
+        result.ended = now
+        result.cpu_s = time.process_time() - cpu_start
+    except BaseException:
+        results.put(("error", traceback.format_exc()))
+        return
     results.put(("ok", result))
+    with suppress(threading.BrokenBarrierError):
+        finished.wait(timeout=600)  # keep the connection until the server's CPU is read
+    engine.dispose()
+
+
+def _error_from(queue: Any) -> str:
+    """The first error a writer reported, if it reported one within a few seconds."""
+    try:
+        while True:
+            status, detail = queue.get(timeout=10)
+            if status != "ok":
+                return str(detail)
+    except Empty:
+        return "(no report: see the writers' output above)"
+
+
+def _collect(queue: Any, processes: list[Any], timeout_s: float) -> list[tuple[str, Any]]:
+    """One report per writer; fails if they all exit without one, or on timeout."""
+    outcomes: list[tuple[str, Any]] = []
+    deadline = time.monotonic() + timeout_s
+    while len(outcomes) < len(processes):
+        try:
+            outcomes.append(queue.get(timeout=1.0))
+        except Empty:
+            if not any(process.is_alive() for process in processes):
+                raise RuntimeError("the writers exited without reporting") from None
+            if time.monotonic() > deadline:
+                raise RuntimeError("the writers did not report in time") from None
+    return outcomes
 
 
 def measure(
@@ -395,35 +597,61 @@ def measure(
     account_ids: list[str],
     writers: int,
     seconds: float,
-    server_cpu: bool,
+    database: str | None,
 ) -> Measurement:
     context = mp.get_context("spawn")
     barrier = context.Barrier(writers + 1)
+    finished = context.Barrier(writers + 1)
     queue = context.Queue()
     processes = [
         context.Process(
             target=writer,
-            args=(database_url, fund_id, account_ids, seconds, 1000 + i, barrier, queue),
+            args=(
+                database_url,
+                fund_id,
+                account_ids,
+                seconds,
+                1000 + i,
+                barrier,
+                finished,
+                queue,
+                _ssa_package(),
+            ),
             name=f"writer-{i}",
+            daemon=True,
         )
         for i in range(writers)
     ]
-    for process in processes:
-        process.start()
-    barrier.wait(timeout=300)  # every writer is connected and warmed up
-    cpu_before = _cpu_times()
-    server_before = postgres_cpu_seconds() if server_cpu else None
-    outcomes = [queue.get(timeout=seconds + 300) for _ in processes]
-    server_after = postgres_cpu_seconds() if server_cpu else None
-    cpu_after = _cpu_times()
-    for process in processes:
-        process.join()
-    failures = [detail for status, detail in outcomes if status != "ok"]
-    if failures:
-        raise RuntimeError(f"a writer failed:\n{failures[0]}")
+    try:
+        for process in processes:
+            process.start()
+        try:
+            barrier.wait(timeout=600)  # every writer is connected and warmed up
+        except threading.BrokenBarrierError:
+            raise RuntimeError(f"a writer failed while warming up:\n{_error_from(queue)}") from None
+        cpu_before = _cpu_times()
+        window_start = time.monotonic()
+        with BackendCpu() as backends:
+            outcomes = _collect(queue, processes, timeout_s=seconds + 300)
+        window = time.monotonic() - window_start
+        cpu_after = _cpu_times()
+        failures = [detail for status, detail in outcomes if status != "ok"]
+        if failures:
+            raise RuntimeError(f"a writer failed:\n{failures[0]}")
+        finished.wait(timeout=60)
+        for process in processes:
+            process.join(timeout=60)
+    finally:
+        for process in processes:  # after a failure: nobody is left behind
+            if process.is_alive():
+                process.kill()
+                process.join()
     parts: list[WriterResult] = [detail for _, detail in outcomes]
     latencies = sorted(x for part in parts for x in part.latencies_s)
     wall = max(p.ended for p in parts) - min(p.started for p in parts)
+    client_cpu = sum(p.cpu_s for p in parts)
+    server_cpu = backends.seconds(database) if database else None
+    background_cpu = (backends.seconds(BACKGROUND) or 0.0) if database else 0.0
     return Measurement(
         engine=engine_name,
         writers=writers,
@@ -433,9 +661,13 @@ def measure(
         wall_s=wall,
         p50_ms=percentile(latencies, 0.50) * 1000,
         p99_ms=percentile(latencies, 0.99) * 1000,
-        client_cpu_s=sum(p.cpu_s for p in parts),
-        server_cpu_s=_cpu_delta(server_before, server_after),
+        client_cpu_s=client_cpu,
+        server_cpu_s=server_cpu,
+        foreign_cpu_s=backends.others({database} if database else set()),
         machine_busy=_busy_between(cpu_before, cpu_after),
+        other_cores=_other_cores(
+            cpu_before, cpu_after, window, client_cpu + (server_cpu or 0) + background_cpu
+        ),
         first_error=next((p.first_error for p in parts if p.first_error), ""),
     )
 
@@ -479,13 +711,18 @@ def pgbench_run(pgbench: str, url: URL, clients: int, jobs: int, seconds: float)
     command = [pgbench, *args, "-c", str(clients), "-j", str(jobs)]
     command += ["-T", str(max(1, round(seconds))), "-n", PGBENCH_DB]
     before = _cpu_times()
-    local = is_local(url)
-    server_before = postgres_cpu_seconds() if local else None
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    run = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    started = time.monotonic()
+    with BackendCpu() as backends:
+        run = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    wall = time.monotonic() - started
     children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    server_after = postgres_cpu_seconds() if local else None
     after = _cpu_times()
+    client_cpu = (children_after.ru_utime - children_before.ru_utime) + (
+        children_after.ru_stime - children_before.ru_stime
+    )
+    server_cpu = backends.seconds(PGBENCH_DB) if is_local(url) else None
+    background_cpu = (backends.seconds(BACKGROUND) or 0.0) if is_local(url) else 0.0
     # PostgreSQL 14+: "(without initial connection time)"; before: "(excluding connections
     # establishing)". Either way, the figure that leaves out connecting.
     tps = re.search(
@@ -504,10 +741,14 @@ def pgbench_run(pgbench: str, url: URL, clients: int, jobs: int, seconds: float)
         transactions=int(done.group(1)) if done else 0,
         tps=float(tps.group(1)),
         latency_ms=float(latency.group(1)) if latency else float("nan"),
-        client_cpu_s=(children_after.ru_utime - children_before.ru_utime)
-        + (children_after.ru_stime - children_before.ru_stime),
-        server_cpu_s=_cpu_delta(server_before, server_after),
+        client_cpu_s=client_cpu,
+        server_cpu_s=server_cpu,
+        foreign_cpu_s=backends.others({PGBENCH_DB}) if is_local(url) else 0.0,
         machine_busy=_busy_between(before, after),
+        other_cores=_other_cores(
+            before, after, wall, client_cpu + (server_cpu or 0) + background_cpu
+        ),
+        wall_s=wall,
     )
 
 
@@ -524,6 +765,7 @@ def sqlite_database(path_arg: str | None, keep: bool) -> Iterator[str]:
     else:
         folder = Path(tempfile.mkdtemp(prefix="ssa-bench-"))
         path = folder / "ledger.db"
+    print(f"\n[sqlite] database file {path} ({filesystem_of(path.parent)})")
     try:
         yield f"sqlite:///{path}"
     finally:
@@ -559,6 +801,7 @@ def run_engine(
         if pg_url is not None:
             pg_checkpoint(pg_url)
         print(f"  {writers} writer(s) for {args.seconds:g} s...", flush=True)
+        wait_for_idle(args.wait_idle)
         measurement = measure(
             engine_name,
             database_url,
@@ -566,7 +809,9 @@ def run_engine(
             account_ids,
             writers,
             args.seconds,
-            server_cpu=pg_url is not None and is_local(pg_url),
+            database=make_url(database_url).database
+            if pg_url is not None and is_local(pg_url)
+            else None,
         )
         print(
             f"    {measurement.tps:,.0f} transfers/s, p50 {measurement.p50_ms:.2f} ms,"
@@ -619,6 +864,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench yardstick")
     parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=60.0,
+        help="before each measurement, wait up to this many seconds for the CPUs to be"
+        " idle, as other work on the machine disturbs the figures (default: %(default)s)",
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="keep the databases afterwards, for a look inside"
     )
     args = parser.parse_args(argv)
@@ -656,6 +908,7 @@ def main(argv: list[str] | None = None) -> int:
                 for clients, jobs in ((1, 1), (8, 2)):
                     pg_checkpoint(pg_url)
                     print(f"  -c {clients} -j {jobs} -T {args.seconds:g} -n ...", flush=True)
+                    wait_for_idle(args.wait_idle)
                     result = pgbench_run(pgbench, pg_url, clients, jobs, args.seconds)
                     print(f"    {result.tps:,.0f} tps, latency {result.latency_ms:.2f} ms")
                     pgbench_results.append(result)
@@ -669,6 +922,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _per_tx_ms(cpu_s: float | None, transactions: int) -> str:
     return f"{cpu_s / transactions * 1000:.2f}" if cpu_s is not None and transactions else "-"
+
+
+def _cores(cpu_s: float, wall_s: float) -> float:
+    return cpu_s / wall_s if wall_s else 0.0
 
 
 def report(
@@ -686,7 +943,7 @@ def report(
     header = (
         f"  {'engine':<11} {'writers':>7} {'tps':>8} {'p50 ms':>8} {'p99 ms':>8}"
         f" {'committed':>9} {'refused':>7} {'errors':>6}"
-        f" {'client CPU':>10} {'server CPU':>10} {'CPU busy':>8}"
+        f" {'client CPU':>10} {'server CPU':>10} {'CPU busy':>8} {'other':>6}"
     )
     print(header)
     print("  " + "-" * (len(header) - 2))
@@ -696,6 +953,7 @@ def report(
             f" {m.committed:>9} {m.refused:>7} {m.errors:>6}"
             f" {_per_tx_ms(m.client_cpu_s, m.committed):>10}"
             f" {_per_tx_ms(m.server_cpu_s, m.committed):>10} {m.machine_busy:>8.0%}"
+            f" {m.other_cores:>6.2f}"
         )
 
     by_writers = {m.writers: m for m in measurements if m.engine == "postgresql"}
@@ -703,7 +961,8 @@ def report(
         print("\npgbench TPC-B on the same server")
         header = (
             f"  {'clients':>7} {'jobs':>4} {'tps':>8} {'latency ms':>10}"
-            f" {'client CPU':>10} {'server CPU':>10} {'CPU busy':>8} {'ssa tps':>8} {'ratio':>6}"
+            f" {'client CPU':>10} {'server CPU':>10} {'CPU busy':>8} {'other':>6}"
+            f" {'ssa tps':>8} {'ratio':>6}"
         )
         print(header)
         print("  " + "-" * (len(header) - 2))
@@ -715,7 +974,8 @@ def report(
                 f"  {r.clients:>7} {r.jobs:>4} {r.tps:>8,.0f} {r.latency_ms:>10.2f}"
                 f" {_per_tx_ms(r.client_cpu_s, r.transactions):>10}"
                 f" {_per_tx_ms(r.server_cpu_s, r.transactions):>10}"
-                f" {r.machine_busy:>8.0%} {ssa_tps} {ratio}"
+                f" {r.machine_busy:>8.0%} {r.other_cores:>6.2f}"
+                f" {ssa_tps} {ratio}"
             )
         eight = next((r for r in pgbench_results if r.clients == 8), None)
         if eight is not None and 8 in by_writers:
@@ -723,10 +983,21 @@ def report(
             verdict = "met" if ratio >= 0.5 else "NOT met"
             print(f"  target: ssa (8 writers) >= 0.5 x pgbench (-c 8): {ratio:.2f}, {verdict}")
     print(
-        "\n  client CPU, server CPU: CPU milliseconds per committed transaction, in the"
-        " writer\n  processes (or pgbench) and in the local PostgreSQL server's processes;"
-        "\n  CPU busy: share of all the machine's CPUs busy during the measurement."
+        "\n  client CPU: CPU ms per committed transaction in the writer processes (pgbench);"
+        "\n  server CPU: CPU ms per committed transaction in the PostgreSQL backends serving"
+        "\n  them (local server only; WAL writer, checkpointer and autovacuum not counted);"
+        "\n  CPU busy: share of all the machine's CPUs busy during the measurement;"
+        "\n  other: CPU cores busy meanwhile with anything else than the clients, their"
+        "\n  backends and PostgreSQL's background processes: other programs, other"
+        "\n  databases, the kernel's interrupt work."
     )
+    disturbed = [m.other_cores for m in measurements] + [r.other_cores for r in pgbench_results]
+    if any(cores >= DISTURBED_CORES for cores in disturbed):
+        print(
+            f"  WARNING: {sum(c >= DISTURBED_CORES for c in disturbed)} measurement(s) shared"
+            f" the machine with other work (other >= {DISTURBED_CORES}): their figures are"
+            " low;\n  run again when the machine is otherwise idle."
+        )
 
     print()
     for m in measurements:
@@ -736,14 +1007,19 @@ def report(
             f" refused={m.refused} errors={m.errors} seconds={m.wall_s:.2f}"
             f" client_cpu_ms={_per_tx_ms(m.client_cpu_s, m.committed)}"
             f" server_cpu_ms={_per_tx_ms(m.server_cpu_s, m.committed)}"
+            f" cpu_busy={m.machine_busy:.2f} other_cores={m.other_cores:.2f}"
+            f" other_db_cores={_cores(m.foreign_cpu_s, m.wall_s):.2f}"
         )
     for r in pgbench_results:
         ssa = by_writers.get(r.clients)
         ratio = f" ratio={ssa.tps / r.tps:.3f}" if ssa else ""
         print(
             f"pgbench clients={r.clients} jobs={r.jobs} tps={r.tps:.1f}{ratio}"
+            f" latency_ms={r.latency_ms:.3f}"
             f" client_cpu_ms={_per_tx_ms(r.client_cpu_s, r.transactions)}"
             f" server_cpu_ms={_per_tx_ms(r.server_cpu_s, r.transactions)}"
+            f" cpu_busy={r.machine_busy:.2f} other_cores={r.other_cores:.2f}"
+            f" other_db_cores={_cores(r.foreign_cpu_s, r.wall_s):.2f}"
         )
 
 
