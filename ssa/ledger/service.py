@@ -129,6 +129,9 @@ _MOVE_BALANCE = (
     .returning(_ACCOUNTS.c.balance_cents)
 )
 
+_INSERT_POSTINGS = insert(_POSTINGS)
+_INSERT_TRANSACTION = insert(_TRANSACTIONS)
+
 
 def _apply_to_balance(
     db_session: Session, *, fund_id: uuid.UUID, account_id: uuid.UUID, net_debit_cents: int
@@ -190,7 +193,7 @@ def post_transaction(
     }
     transaction_id = uuid.uuid4()
     db_session.connection().execute(
-        insert(_POSTINGS),
+        _INSERT_POSTINGS,
         [
             {
                 "fund_id": fund_id,
@@ -227,15 +230,16 @@ def seal_transaction(
     """Insert the transaction row, which seals its postings: the database checks their sum
     here (SQLite) or at commit (PostgreSQL), and refuses any later posting to it."""
     db_session.connection().execute(
-        insert(_TRANSACTIONS).values(
-            id=transaction_id,
-            fund_id=fund_id,
-            kind=kind.value,
-            period=period,
-            memo=memo,
-            reverses_id=reverses_id,
-            created_at=utcnow(),
-        )
+        _INSERT_TRANSACTION,
+        {
+            "id": transaction_id,
+            "fund_id": fund_id,
+            "kind": kind.value,
+            "period": period,
+            "memo": memo,
+            "reverses_id": reverses_id,
+            "created_at": utcnow(),
+        },
     )
 
 
