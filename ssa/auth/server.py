@@ -22,11 +22,9 @@ from authlib.oauth2.rfc6749.grants import (
 )
 from sqlmodel import Session, col, select
 
-from ssa.auth import throttle
+from ssa.auth.login import TooManyFailures, WrongCredentials, authenticate_password
 from ssa.auth.models import OAuthClient, RefreshToken, User
-from ssa.auth.passwords import verify_password
 from ssa.auth.service import (
-    find_user_by_email,
     issue_refresh_token,
     revoke_refresh_tokens,
     roles_claim,
@@ -175,20 +173,19 @@ class PasswordGrant(ResourceOwnerPasswordCredentialsGrant):  # type: ignore[misc
 
     def authenticate_user(self, username: str, password: str) -> User | None:
         server: TokenServer = self.server
-        address = self.request.address
-        until = throttle.locked_until(server.db_session, email=username, address=address)
-        if until is not None:
-            raise LoginThrottled(until)
-        user = find_user_by_email(db_session=server.db_session, email=username)
-        ok = verify_password(password, user.password_hash if user else None)
-        if user is None or not ok or not user.is_active:
-            throttle.record_failure(
-                server.db_session, email=username, address=address, settings=server.settings
+        try:
+            return authenticate_password(
+                db_session=server.db_session,
+                email=username,
+                password=password,
+                address=self.request.address,
+                settings=server.settings,
             )
+        except TooManyFailures as exc:
+            raise LoginThrottled(exc.until) from exc
+        except WrongCredentials as exc:
             # RFC 6749 §5.2: wrong resource owner credentials are an invalid grant.
-            raise InvalidGrantError(description="Wrong email or password.")
-        throttle.record_success(server.db_session, email=username)
-        return user
+            raise InvalidGrantError(description="Wrong email or password.") from exc
 
 
 class RotatingRefreshTokenGrant(RefreshTokenGrant):  # type: ignore[misc]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -124,3 +125,17 @@ def run_once(
     db_session.flush()
     # Answer exactly what a replay will answer.
     return Outcome(status_code=status_code, body=json.loads(claim.response_body), replayed=False)
+
+
+def forget_unanswered(*, db_session: Session, caller: str, key: str | None) -> None:
+    """Drop a claim that has no answer: after a refusal whose changes are kept (a wrong PIN
+    counts), so that a retry with the same key is tried again instead of finding a claim
+    without an answer."""
+    if key:
+        db_session.exec(
+            delete(IdempotencyKey).where(
+                col(IdempotencyKey.caller) == caller,
+                col(IdempotencyKey.key) == key,
+                col(IdempotencyKey.status_code).is_(None),
+            )
+        )

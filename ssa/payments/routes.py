@@ -6,14 +6,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime
-from sqlalchemy import delete
-from sqlmodel import col
 
 from ssa.auth.deps import Authorize, CurrentPrincipal, DbSession, Forbidden, Principal, outlet_path
 from ssa.auth.roles import Role
 from ssa.funds.service import current_period
 from ssa.idempotency.http import MONEY_RESPONSES, idempotent
-from ssa.idempotency.models import IdempotencyKey
+from ssa.idempotency.service import forget_unanswered
 from ssa.outlets.statement import statement_csv
 from ssa.payments import service, views
 from ssa.payments.schemas import (
@@ -105,19 +103,12 @@ def take_payment(
         if problem.keeps_changes:
             # A wrong PIN is committed so that it counts; the key's claim must not be, or a
             # retry with the same key would find a claim without an answer.
-            _forget_claim(db_session, principal.actor, request.headers.get("idempotency-key"))
-        raise
-
-
-def _forget_claim(db_session: DbSession, caller: str, key: str | None) -> None:
-    if key:
-        db_session.exec(
-            delete(IdempotencyKey).where(
-                col(IdempotencyKey.caller) == caller,
-                col(IdempotencyKey.key) == key,
-                col(IdempotencyKey.status_code).is_(None),
+            forget_unanswered(
+                db_session=db_session,
+                caller=principal.actor,
+                key=request.headers.get("idempotency-key"),
             )
-        )
+        raise
 
 
 @router.post(
