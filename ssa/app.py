@@ -26,6 +26,7 @@ from ssa.payouts import routes as payout_routes
 from ssa.problems import install_problem_handlers
 from ssa.reports import routes as report_routes
 from ssa.settings import DEVELOPMENT_SECRET_KEY, Settings, get_settings
+from ssa.web import install as install_web
 
 logger = logging.getLogger("ssa")
 
@@ -87,4 +88,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payment_routes.router)
     app.include_router(request_routes.router)
     app.include_router(payout_routes.router)
+    install_web(app)
     return app

@@ -1,0 +1,136 @@
+"""What page forms share: amounts typed by people, calling a service with the unit of
+work's semantics, and refusals said in plain words in the visitor's language.
+"""
+
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from sqlmodel import Session
+
+from ssa.problems import Problem
+from ssa.web.i18n import Texts
+
+T = TypeVar("T")
+
+MAX_AMOUNT_CENTS = 1_000_000  # as the API: at most 10 000 EUR in one payment
+_AMOUNT = re.compile(r"^([0-9]{1,7})(?:[.,]([0-9]{1,2}))?$")
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogues; it is translated where it is shown."""
+    return message
+
+
+def new_form_key() -> str:
+    """The hidden key of a form that moves money: a double submit, or a reload of the
+    answer, sends it again and the work is done once (the API's Idempotency-Key)."""
+    return uuid.uuid4().hex
+
+
+def valid_form_key(key: str) -> bool:
+    return bool(re.fullmatch(r"[0-9a-f]{32}", key))
+
+
+def parse_amount(text: str) -> int | None:
+    """Euros as a person types them ('12', '12,5', '12.50', '€ 12,50') in cents, or None."""
+    compact = text.replace("€", "").replace(" ", "").replace("\u00a0", "").strip()
+    match = _AMOUNT.match(compact)
+    if match is None:
+        return None
+    cents = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+    return cents if 0 < cents <= MAX_AMOUNT_CENTS else None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A service said no: the problem, its changes already undone (or kept, for a wrong PIN)."""
+
+    problem: Problem
+
+
+def attempt(db_session: Session, work: Callable[[], T]) -> T | Refused:
+    """Run a service call in a savepoint with the API's semantics: a refusal undoes what
+    the call wrote (or keeps it, when the refusal says so: a wrong PIN counts), and the
+    page goes on to show the refusal in the same, still usable, transaction."""
+    savepoint = db_session.begin_nested()
+    try:
+        result = work()
+    except Problem as problem:
+        if problem.keeps_changes:
+            savepoint.commit()
+        else:
+            savepoint.rollback()
+        return Refused(problem)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return result
+
+
+def problem_message(t: Texts, problem: Problem) -> str:
+    """A refusal in plain words, from its stable code and what it carries."""
+    extra = problem.extra
+    code = problem.code
+    if code == "pin_incorrect":
+        left = int(extra.get("attempts_left", 0))
+        return t.ngettext(
+            "Wrong PIN. %(num)d try left before the card is locked.",
+            "Wrong PIN. %(num)d tries left before the card is locked.",
+            left,
+        )
+    if code == "pin_locked":
+        until = extra.get("locked_until")
+        if isinstance(until, str):
+            return t.gettext(
+                "Too many wrong PINs: the card is locked until %(time)s. The fund can unlock"
+                " it sooner.",
+                time=t.time(datetime.fromisoformat(until)),
+            )
+    if code == "insufficient_credits":
+        return t.gettext(
+            "Not enough credits: %(available)s left on this card.",
+            available=t.money(int(extra.get("available_cents", 0))),
+        )
+    if code == "refund_exceeds_payment":
+        return t.gettext(
+            "That is more than can still be refunded on this payment (%(refundable)s).",
+            refundable=t.money(int(extra.get("refundable_cents", 0))),
+        )
+    if code == "payment_request_expired":
+        return t.gettext("This payment request has expired: ask the till for a new one.")
+    if code == "payment_request_not_pending":
+        return t.gettext(
+            "This payment request is no longer waiting: it was paid, cancelled or has expired."
+        )
+    message = PLAIN_WORDS.get(code)
+    if message is None:
+        return t.gettext("This could not be done. Nothing was changed; please try again.")
+    return t.gettext(message)
+
+
+# The refusals a page can meet, by the API's stable codes.
+PLAIN_WORDS = {
+    "member_number_invalid": N_(
+        "This member number is not valid: check the letters and digits on the card."
+    ),
+    "member_unknown": N_("No member has this number: check the card."),
+    "household_inactive": N_(
+        "This card cannot pay: the household is suspended or has left the fund."
+    ),
+    "outlet_not_accredited": N_(
+        "This shop is not accredited by the member's fund: the card cannot pay here."
+    ),
+    "pin_not_set": N_(
+        "No PIN has been chosen for this card yet: the member chooses one in the app or at"
+        " the fund."
+    ),
+    "pin_locked": N_("Too many wrong PINs: the card is locked for a while."),
+    "idempotency_conflict": N_("This form was already sent with other values: start again."),
+    "not_found": N_("Not found: check what you typed."),
+    "validation_error": N_("Check what you typed."),
+}
