@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request, Response
 from starlette.middleware.sessions import SessionMiddleware
 
 from ssa import __version__, health
+from ssa.assembly import routes as assembly_routes
 from ssa.audit import routes as audit_routes
 from ssa.auth import oidc
 from ssa.auth import routes as auth_routes
@@ -88,5 +89,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payment_routes.router)
     app.include_router(request_routes.router)
     app.include_router(payout_routes.router)
+    app.include_router(assembly_routes.router)
     install_web(app)
     return app

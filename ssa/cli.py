@@ -175,6 +175,33 @@ def _checked_period(period: str) -> str:
 
 
 @main.group()
+def assembly() -> None:
+    """The member assembly."""
+
+
+@assembly.command("close-due")
+def assembly_close_due() -> None:
+    """Close every proposal whose voting window has passed, and enact the adopted ones
+    (idempotent; safe on two machines at once: each proposal is closed under its row lock,
+    in a transaction of its own)."""
+    from ssa.assembly.service import close_if_due, due_proposal_ids
+    from ssa.timeutil import utcnow
+
+    engine = make_engine(get_settings())
+    now = utcnow()
+    closed = 0
+    try:
+        with unit_of_work(engine) as session:
+            due = due_proposal_ids(db_session=session, now=now)
+        for proposal_id in due:
+            with unit_of_work(engine) as session:
+                closed += close_if_due(db_session=session, proposal_id=proposal_id, now=now)
+    finally:
+        engine.dispose()
+    click.echo(f"closed {closed} proposal{'s' if closed != 1 else ''} past their window")
+
+
+@main.group()
 def ledger() -> None:
     """The books."""
 

@@ -1,5 +1,6 @@
 """Every table, imported in one place for Alembic and the schema tests."""
 
+from ssa.assembly.models import Ballot, CommitteeDraw, Proposal, ProposalVoter
 from ssa.audit.models import AuditEntry
 from ssa.auth.models import Invitation, LoginThrottle, OAuthClient, RefreshToken, RoleGrant, User
 from ssa.db import metadata
@@ -20,6 +21,8 @@ from ssa.payouts.models import Payout, PayoutLine
 
 __all__ = [
     "AuditEntry",
+    "Ballot",
+    "CommitteeDraw",
     "Contribution",
     "ContributionWaiver",
     "Fund",
@@ -43,6 +46,8 @@ __all__ = [
     "PayoutLine",
     "PeriodClose",
     "Person",
+    "Proposal",
+    "ProposalVoter",
     "RefreshToken",
     "Refund",
     "RoleGrant",

@@ -1,0 +1,1 @@
+"""The member assembly: proposals on outlets, votes (secret by default), committees by lot."""
