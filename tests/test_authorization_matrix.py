@@ -14,6 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from ssa.assembly.committee import draw_committee
+from ssa.assembly.models import ProposalKind
+from ssa.assembly.schemas import CommitteeDrawIn, ProposalIn
+from ssa.assembly.service import open_proposal
 from ssa.funds.models import Fund
 from ssa.funds.service import create_fund, current_period
 from ssa.households.models import Household, Person
@@ -21,8 +25,8 @@ from ssa.households.schemas import HouseholdIn
 from ssa.households.service import register
 from ssa.outlets.models import OutletCategory, OutletStatus
 from ssa.outlets.schemas import AddressIn as OutletAddress
-from ssa.outlets.schemas import OutletIn
-from ssa.outlets.service import create_terminal, register_outlet, set_status
+from ssa.outlets.schemas import ApplicationIn, CriterionScore, OutletIn
+from ssa.outlets.service import apply, create_terminal, register_outlet, set_status
 from ssa.settings import Settings
 from tests.conftest import People
 from tests.payments.helpers import valid_siret
@@ -325,6 +329,78 @@ MATRIX: list[tuple[str, str, str, Callable[[Fund], Any] | None, list[str]]] = [
         None,
         [ANON, OK, NO, NO, NO, NO, NO, NO, NO, NO, OK, OK],
     ),
+    (
+        "proposals: open",
+        "POST",
+        "/api/v1/funds/{fund_id}/proposals",
+        "proposal",
+        # A coordinator, or an adult member of an active household of the fund.
+        [ANON, NO, NO, NO, OK, NO, NO, NO, OK, OK, NO, NO],
+    ),
+    (
+        "proposals: list",
+        "GET",
+        "/api/v1/funds/{fund_id}/proposals",
+        None,
+        [ANON, NO, NO, NO, OK, NO, OK, OK, OK, OK, NO, NO],
+    ),
+    (
+        "proposal: read",
+        "GET",
+        "/api/v1/proposals/{proposal_id}",
+        None,
+        [ANON, NO, NO, NO, OK, NO, OK, OK, OK, OK, NO, NO],
+    ),
+    (
+        "proposal: vote",
+        "POST",
+        "/api/v1/proposals/{proposal_id}/votes",
+        lambda f: {"choice": "yes"},
+        # Anyone authenticated may try; only the persons on the roll vote (`not_eligible`).
+        [ANON, PASS, PASS, PASS, PASS, PASS, PASS, PASS, OK, OK, PASS, PASS],
+    ),
+    (
+        "proposal: close",
+        "POST",
+        "/api/v1/proposals/{proposal_id}/close",
+        None,
+        [ANON, NO, NO, NO, OK, NO, NO, NO, NO, NO, NO, NO],
+    ),
+    (
+        "committee: draw",
+        "POST",
+        "/api/v1/funds/{fund_id}/committee-draws",
+        lambda f: {"size": 1, "seed": "matrix"},
+        [ANON, NO, NO, NO, OK, NO, NO, NO, NO, NO, NO, NO],
+    ),
+    (
+        "committee: list",
+        "GET",
+        "/api/v1/funds/{fund_id}/committee-draws",
+        None,
+        [ANON, NO, NO, NO, OK, NO, OK, OK, OK, OK, NO, NO],
+    ),
+    (
+        "committee: read",
+        "GET",
+        "/api/v1/committee-draws/{draw_id}",
+        None,
+        [ANON, NO, NO, NO, OK, NO, OK, OK, OK, OK, NO, NO],
+    ),
+    (
+        "committee: roll",
+        "GET",
+        "/api/v1/committee-draws/{draw_id}/roll",
+        None,
+        [ANON, NO, NO, NO, OK, NO, NO, OK, NO, NO, NO, NO],
+    ),
+    (
+        "committee: end",
+        "POST",
+        "/api/v1/committee-draws/{draw_id}/end",
+        None,
+        [ANON, NO, NO, NO, OK, NO, NO, NO, NO, NO, NO, NO],
+    ),
 ]
 
 
@@ -335,6 +411,8 @@ class World:
     headers: dict[str, dict[str, str]]
     household_id: uuid.UUID
     outlet_id: uuid.UUID
+    proposal_id: uuid.UUID
+    draw_id: uuid.UUID
 
 
 @pytest.fixture
@@ -384,7 +462,56 @@ def world(client: TestClient, people: People, fund: Fund, engine: Engine) -> Wor
         "manager": people.as_(("manager", outlet_id)),
         "cashier": people.as_(("cashier", outlet_id)),
     }
-    return World(headers=headers, household_id=member[0], outlet_id=outlet_id)
+    proposal_id, draw_id = _assembly(engine, fund.id, outlet_id)
+    return World(
+        headers=headers,
+        household_id=member[0],
+        outlet_id=outlet_id,
+        proposal_id=proposal_id,
+        draw_id=draw_id,
+    )
+
+
+def _assembly(
+    engine: Engine, fund_id: uuid.UUID, outlet_id: uuid.UUID
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """An open proposal to suspend the outlet (both members on its roll), and a committee."""
+    with Session(engine) as session:
+        proposal = open_proposal(
+            db_session=session,
+            fund_id=fund_id,
+            proposal_in=ProposalIn(
+                kind=ProposalKind.suspend_outlet, outlet_id=outlet_id, title="Suspendre"
+            ),
+            actor="system:test",
+            proposer_person_id=None,
+        )
+        draw = draw_committee(
+            db_session=session,
+            fund_id=fund_id,
+            draw_in=CommitteeDrawIn(size=1, seed="matrix", in_force=False),
+            actor="system:test",
+        )
+        session.commit()
+        return proposal.id, draw.id
+
+
+def _applicant(engine: Engine, fund_id: uuid.UUID) -> uuid.UUID:
+    """A new outlet that applied to the fund, for a proposal to accredit it."""
+    with Session(engine) as session:
+        outlet = register_outlet(
+            db_session=session, outlet_in=_outlet_in(), actor="system:test", request_id=None
+        )
+        apply(
+            db_session=session,
+            fund_id=fund_id,
+            outlet_id=outlet.id,
+            application=ApplicationIn(criteria={"local_origin": CriterionScore(score=2)}),
+            actor="system:test",
+            request_id=None,
+        )
+        session.commit()
+        return outlet.id
 
 
 def _outlet_in() -> OutletIn:
@@ -443,6 +570,12 @@ def _body(kind: object, fund: Fund, client: TestClient, world: World, people: Pe
         return _outlet_in().model_dump(mode="json")
     if kind == "staff":
         return {"user_id": str(people.user()), "role": "cashier"}
+    if kind == "proposal":
+        return {
+            "kind": "accredit_outlet",
+            "outlet_id": str(_applicant(people.engine, fund.id)),
+            "title": "Accréditer",
+        }
     if kind == "payment":
         with Session(people.engine) as session:
             number = session.get(Household, world.household_id)
@@ -488,7 +621,11 @@ def test_authorization_matrix(
         payload = _body(body, fund, client, world, people)
         headers = {**world.headers[role], "Idempotency-Key": uuid.uuid4().hex}
         url = path.format(
-            fund_id=fund.id, household_id=world.household_id, outlet_id=world.outlet_id
+            fund_id=fund.id,
+            household_id=world.household_id,
+            outlet_id=world.outlet_id,
+            proposal_id=world.proposal_id,
+            draw_id=world.draw_id,
         )
         response = client.request(method, url, json=payload, headers=headers)
         code = response.json().get("code") if response.status_code >= 400 else None
