@@ -7,9 +7,12 @@ and logins for staff and a few household members. Outlets of every category in e
 fund (most accredited by an assembly on the fund's criteria, a few applicants, one
 suspended per fund; a market stall accredited by two funds), a manager, a cashier and
 a till terminal for that stall, and the current month's payments so far, with a few
-refunds. Everything goes through the services, as the API would; the data is drawn
-from a fixed seed, so every load looks the same. Loading again changes nothing: it
-only prints the outlets, the till terminal's client id and the logins (the terminal's
+refunds. The assembly: in every fund a vote that accredited an outlet last week and an
+open vote with some ballots cast, and a committee drawn by lot in Haute-Gironde (its
+open vote is the committee's). Everything goes through the services, as the API
+would; the data is drawn from a fixed seed, so every load looks the same. Loading again
+changes nothing: it only prints the outlets, the assembly's votes, the till terminal's
+client id and the logins (the terminal's
 secret is shown once, on the first load, as the API does; only its hash is kept).
 """
 
@@ -813,6 +816,7 @@ def load_demo(*, db_session: Session, settings: Settings | None = None) -> list[
             f"demo: already there ({found}); nothing changed",
             *_outlet_lines(db_session, current_period()),
             *_till_lines(db_session, secret=None),
+            *_assembly_lines(db_session),
             *_login_lines(db_session),
         ]
     rng = random.Random(SEED)
@@ -884,6 +888,7 @@ def load_demo(*, db_session: Session, settings: Settings | None = None) -> list[
         request_id=None,
     )
     _payments(rng, db_session, drafts, funds, period, till, staff)
+    _assembly(db_session, funds, settings)
     lines.insert(
         1,
         f"  {len(DEMO_FUNDS)} funds, {totals['households']} households,"
@@ -894,6 +899,7 @@ def load_demo(*, db_session: Session, settings: Settings | None = None) -> list[
         *lines,
         *_outlet_lines(db_session, period),
         *_till_lines(db_session, secret=secret),
+        *_assembly_lines(db_session),
         *_login_lines(db_session),
     ]
 
@@ -1456,4 +1462,229 @@ def _login_lines(db_session: Session) -> list[str]:
             f"  {user.email:<44} member, household {row[0]}"
             f" ({size} person{'s' if size > 1 else ''}), PIN {MEMBER_PIN} at the till"
         )
+    return lines
+
+
+# --- The assembly ---------------------------------------------------------------------
+
+# Per fund, an outlet its assembly accredited by an in-app vote that closed last week.
+VOTED_OUTLETS = {
+    "bordeaux": DemoOutlet(
+        "AMAP des Chartrons", C.cooperative, "12 rue Notre-Dame", "33300", "Bordeaux", ()
+    ),
+    "libourne": DemoOutlet(
+        "Fromagerie Lavergne", C.grocer, "9 rue Gambetta", "33500", "Libourne", ()
+    ),
+    "haute-gironde": DemoOutlet(
+        "Fournil paysan de la Citadelle", C.bakery, "4 rue Saint-Simon", "33390", "Blaye", ()
+    ),
+    "sud-gironde": DemoOutlet(
+        "Ferme des Coteaux réolais",
+        C.farm_shop,
+        "lieu-dit Gironde-sur-Dropt",
+        "33190",
+        "La Réole",
+        (),
+    ),
+}
+# Haute-Gironde works with a committee drawn by lot in a public meeting.
+COMMITTEE_FUND = "haute-gironde"
+COMMITTEE_SEED = "Tirage public du samedi, boules 03 18 22 35 41"
+COMMITTEE_SIZE = 9
+
+
+def _assembly(db_session: Session, funds: dict[str, uuid.UUID], settings: Settings) -> None:
+    """In every fund: a vote that accredited an outlet (closed by the timer last week) and
+    an open vote on one of its applicants with some ballots cast; Haute-Gironde's open
+    vote is its committee's. Drawn from a seed of its own, so the rest of the demo stays
+    as it was."""
+    from ssa.assembly.committee import draw_committee
+    from ssa.assembly.models import ProposalKind
+    from ssa.assembly.schemas import CommitteeDrawIn, ProposalIn
+    from ssa.assembly.service import close_if_due, open_proposal
+
+    rng = random.Random(SEED + 6)
+    now = utcnow()
+    sirets = set(db_session.exec(select(Outlet.siret)).all())
+    for slug, fund_id in funds.items():
+        criteria = list(
+            policy_for(
+                db_session=db_session, fund_id=fund_id, period=current_period()
+            ).accreditation_criteria
+        )
+        demo_outlet = VOTED_OUTLETS[slug]
+        latitude, longitude = TOWNS[demo_outlet.city]
+        iban = _iban(rng)
+        outlet = register_outlet(
+            db_session=db_session,
+            outlet_in=outlet_schemas.OutletIn(
+                name=demo_outlet.name,
+                siret=_siret(rng, sirets),
+                iban=str(iban),
+                bic=str(iban.bic) if iban.bic else None,
+                address=outlet_schemas.AddressIn(
+                    line1=demo_outlet.line1, postcode=demo_outlet.postcode, city=demo_outlet.city
+                ),
+                category=demo_outlet.category,
+                latitude=round(latitude + rng.uniform(-0.006, 0.006), 5),
+                longitude=round(longitude + rng.uniform(-0.008, 0.008), 5),
+            ),
+            actor=ACTOR,
+            request_id=None,
+        )
+        apply(
+            db_session=db_session,
+            fund_id=fund_id,
+            outlet_id=outlet.id,
+            application=outlet_schemas.ApplicationIn(
+                criteria={
+                    name: outlet_schemas.CriterionScore(
+                        score=score, note=CRITERION_NOTES.get(name, ("", "", "", ""))[score]
+                    )
+                    for name, score in _scores(rng, criteria, ACCREDITED).items()
+                }
+            ),
+            actor=ACTOR,
+            request_id=None,
+        )
+        opened_at = now - timedelta(days=20, hours=rng.randint(0, 6))
+        closed = open_proposal(
+            db_session=db_session,
+            fund_id=fund_id,
+            proposal_in=ProposalIn(
+                kind=ProposalKind.accredit_outlet,
+                outlet_id=outlet.id,
+                title=f"Accréditer {demo_outlet.name}",
+                description="Dossier présenté à l'assemblée ; visite faite par le comité.",
+                closes_at=opened_at + timedelta(days=14),
+            ),
+            actor=ACTOR,
+            proposer_person_id=None,
+            now=opened_at,
+        )
+        _ballots(
+            rng,
+            db_session,
+            closed.id,
+            settings,
+            share=0.45,
+            weights=(7, 2, 1),
+            start=opened_at,
+            end=closed.closes_at,
+        )
+        close_if_due(db_session=db_session, proposal_id=closed.id, now=closed.closes_at)
+        if slug == COMMITTEE_FUND:
+            draw_committee(
+                db_session=db_session,
+                fund_id=fund_id,
+                draw_in=CommitteeDrawIn(size=COMMITTEE_SIZE, seed=COMMITTEE_SEED),
+                actor=ACTOR,
+                now=now - timedelta(days=5),
+            )
+        applicant = db_session.exec(
+            select(Outlet)
+            .join(OutletFund, col(OutletFund.outlet_id) == col(Outlet.id))
+            .where(
+                col(OutletFund.fund_id) == fund_id,
+                col(OutletFund.status) == APPLICANT.value,
+            )
+            .order_by(col(Outlet.name))
+        ).first()
+        assert applicant is not None
+        opened_at = now - timedelta(days=3, hours=rng.randint(0, 6))
+        running = open_proposal(
+            db_session=db_session,
+            fund_id=fund_id,
+            proposal_in=ProposalIn(
+                kind=ProposalKind.accredit_outlet,
+                outlet_id=applicant.id,
+                title=f"Accréditer {applicant.name}",
+            ),
+            actor=ACTOR,
+            proposer_person_id=None,
+            now=opened_at,
+        )
+        _ballots(
+            rng,
+            db_session,
+            running.id,
+            settings,
+            share=0.3,
+            weights=(5, 3, 2),
+            start=opened_at,
+            end=now,
+        )
+
+
+def _ballots(
+    rng: random.Random,
+    db_session: Session,
+    proposal_id: uuid.UUID,
+    settings: Settings,
+    *,
+    share: float,
+    weights: tuple[int, int, int],
+    start: datetime,
+    end: datetime,
+) -> None:
+    """Votes of about `share` of the roll (yes / no / abstain in `weights`), a few changed;
+    the demo logins do not vote, so that they can."""
+    from ssa.assembly.models import Choice, ProposalVoter
+    from ssa.assembly.service import cast_vote
+
+    roll = db_session.exec(
+        select(ProposalVoter.person_id, Person.user_id)
+        .join(Person, col(Person.id) == col(ProposalVoter.person_id))
+        .where(col(ProposalVoter.proposal_id) == proposal_id)
+        .order_by(col(ProposalVoter.person_id))
+    ).all()
+    voters = [person_id for person_id, user_id in roll if user_id is None]
+    chosen = rng.sample(voters, max(1, round(share * len(roll))))
+    span = (end - start).total_seconds()
+    moments = sorted(start + timedelta(seconds=rng.uniform(0, span)) for _ in chosen)
+    for person_id, moment in zip(chosen, moments, strict=True):
+        for _ in range(2 if rng.random() < 0.1 else 1):
+            cast_vote(
+                db_session=db_session,
+                proposal_id=proposal_id,
+                person_id=person_id,
+                choice=rng.choices(list(Choice), weights)[0],
+                actor=ACTOR,
+                secret_keys=[settings.secret_key],
+                now=moment,
+            )
+
+
+def _assembly_lines(db_session: Session) -> list[str]:
+    """Per fund: its open vote and its latest closed one."""
+    from ssa.assembly.models import Proposal, ProposalStatus
+    from ssa.assembly.service import votes_cast
+
+    funds = dict(
+        db_session.exec(
+            select(Fund.slug, Fund.id).where(col(Fund.slug).in_([f.slug for f in DEMO_FUNDS]))
+        ).all()
+    )
+    lines = []
+    for slug in (d.slug for d in DEMO_FUNDS if d.slug in funds):
+        proposals = db_session.exec(
+            select(Proposal)
+            .where(col(Proposal.fund_id) == funds[slug])
+            .order_by(col(Proposal.opens_at).desc())
+        ).all()
+        for proposal in proposals:
+            if proposal.status == ProposalStatus.open:
+                lines.append(
+                    f"  assembly of fund {slug}: open vote «{proposal.title}»"
+                    f" ({proposal.roll} roll: {votes_cast(db_session, proposal)} of"
+                    f" {proposal.eligible_voters} voted; closes"
+                    f" {proposal.closes_at.astimezone(FUND_TIMEZONE).date().isoformat()})"
+                )
+            else:
+                lines.append(
+                    f"  assembly of fund {slug}: «{proposal.title}» {proposal.result}"
+                    f" (yes {proposal.yes_count}, no {proposal.no_count},"
+                    f" abstain {proposal.abstain_count} of {proposal.eligible_voters})"
+                    + (", outlet accredited" if proposal.enacted_at is not None else "")
+                )
     return lines

@@ -20,7 +20,13 @@ from ssa.households.models import Household, Person
 from ssa.households.service import pin_matches
 from ssa.issuance.models import HouseholdIssuance
 from ssa.ledger.check import check_ledger
-from ssa.outlets.models import Outlet, OutletCategory, OutletFund, OutletStatus
+from ssa.outlets.models import (
+    Outlet,
+    OutletCategory,
+    OutletFund,
+    OutletStatus,
+    OutletStatusChange,
+)
 from ssa.payments.models import Payment, Refund
 from ssa.settings import Settings
 from ssa.timeutil import utcnow
@@ -46,6 +52,10 @@ COUNTED = (
     "oauth_client",
     "payment",
     "refund",
+    "proposal",
+    "proposal_voter",
+    "ballot",
+    "committee_draw",
 )
 LOGIN = re.compile(r"^  (\S+@demo\.ssa\.example)\s+(.+)$")
 TILL = re.compile(r"^  client_id (till_\w+) client_secret (\S+)$")
@@ -86,6 +96,7 @@ def test_demo_loads_a_gironde_like_installation_once(
             assert all(h.pin_hash for h in session.exec(select(Household)).all())
             _check_outlets(session, funds)
             _check_payments(session, period)
+            _check_assembly(session, funds)
             results = check_ledger(db_session=session)
             assert all(r.ok for r in results), [r for r in results if not r.ok]
             before = _counts(session)
@@ -158,6 +169,9 @@ def test_demo_loads_a_gironde_like_installation_once(
         outlet_lines = [line for line in lines if line.startswith("  outlets of fund ")]
         assert len(outlet_lines) == len(DEMO_FUNDS)
         assert [line for line in again if line.startswith("  outlets of fund ")] == outlet_lines
+        votes = [line for line in lines if line.startswith("  assembly of fund ")]
+        assert len(votes) == 2 * len(DEMO_FUNDS)
+        assert [line for line in again if line.startswith("  assembly of fund ")] == votes
         with Session(engine) as session:
             assert _counts(session) == before
     finally:
@@ -211,3 +225,42 @@ def _check_payments(session: Session, period: str) -> None:
     assert 0.6 * households <= len(payers) < households
     refunds = session.exec(select(Refund)).all()
     assert 2 <= len(refunds) <= 3
+
+
+def _check_assembly(session: Session, funds: Sequence[Fund]) -> None:
+    """Every fund: an open proposal with some votes (tally hidden), and a closed one that
+    accredited an outlet, named in the outlet's history; a committee in Haute-Gironde."""
+    from ssa.assembly.models import CommitteeDraw, Proposal, ProposalVoter
+
+    for fund in funds:
+        proposals = session.exec(select(Proposal).where(col(Proposal.fund_id) == fund.id)).all()
+        assert sorted(p.status for p in proposals) == ["closed", "open"], fund.slug
+        running = next(p for p in proposals if p.status == "open")
+        voted = session.exec(
+            select(func.count())
+            .select_from(ProposalVoter)
+            .where(
+                col(ProposalVoter.proposal_id) == running.id,
+                col(ProposalVoter.has_voted).is_(True),
+            )
+        ).one()
+        assert 0 < voted < running.eligible_voters
+        assert running.yes_count is None
+        assert running.roll == ("committee" if fund.slug == "haute-gironde" else "members")
+        closed = next(p for p in proposals if p.status == "closed")
+        assert closed.result == "adopted"
+        assert closed.enacted_at is not None
+        standing = session.exec(
+            select(OutletFund).where(
+                col(OutletFund.outlet_id) == closed.outlet_id,
+                col(OutletFund.fund_id) == fund.id,
+            )
+        ).one()
+        assert standing.status == OutletStatus.accredited
+        change = session.exec(
+            select(OutletStatusChange).where(col(OutletStatusChange.proposal_id) == closed.id)
+        ).one()
+        assert change.to_status == "accredited"
+    draws = session.exec(select(CommitteeDraw)).all()
+    assert len(draws) == 1
+    assert draws[0].in_force_fund_id is not None
