@@ -12,7 +12,7 @@ from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from ssa.auth.deps import DbSession
 from ssa.funds.service import FUND_TIMEZONE
@@ -270,7 +270,7 @@ def till_request_view(
     db_session: DbSession,
     viewer: CurrentViewer,
 ) -> Response:
-    """The code and QR code for the member's phone; the page reloads itself until paid."""
+    """The code and QR code for the member's phone, until the member has paid."""
     outlet = _outlet(db_session, viewer, outlet_id)
     found = attempt(
         db_session, lambda: requests.get_request(db_session=db_session, request_id=request_id)
@@ -291,6 +291,24 @@ def till_request_view(
             else None,
         },
     )
+
+
+@router.get("/{outlet_id}/requests/{request_id}/status", name="till_request_status")
+def till_request_status(
+    outlet_id: uuid.UUID,
+    request_id: uuid.UUID,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+) -> Response:
+    """Where the request stands, in one word: the request page (with JavaScript) asks
+    this until it changes, then reloads; without JavaScript it has a Refresh button."""
+    _outlet(db_session, viewer, outlet_id)
+    found = attempt(
+        db_session, lambda: requests.get_request(db_session=db_session, request_id=request_id)
+    )
+    if isinstance(found, Refused) or found.outlet_id != outlet_id:
+        raise PageNotFound()
+    return PlainTextResponse(str(found.status), headers={"Cache-Control": "no-store"})
 
 
 def _today_start() -> datetime:

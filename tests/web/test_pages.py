@@ -482,7 +482,8 @@ def test_a_payment_request_confirmed_from_the_phone(
         follow_redirects=True,
     )
     (code,) = re.findall(r'data-testid="code">([^<]+)<', shown.text)
-    assert '<meta http-equiv="refresh"' in shown.text
+    status_path = re.findall(r'data-poll="([^"]+)"', shown.text)[0]
+    assert cashier.get(status_path).text == "pending"
     unknown = member.get("/me/pay?code=ZZZZZZ")
     assert unknown.status_code == 404
     confirm = member.get(f"/me/pay?code={code.lower()}")
@@ -496,6 +497,8 @@ def test_a_payment_request_confirmed_from_the_phone(
     assert again.status_code == 201
     assert payments_of(engine, world.household_id) == 1
     assert "Paid by the member" in cashier.get(shown.url.path).text
+    assert cashier.get(status_path).text == "paid"
+    assert member.get(status_path).status_code == 403  # the till's, not the member's
     # A new confirmation of a paid request is refused in plain words.
     refused = member.post(action, data={**data, "form_key": "b" * 32})
     assert "no longer waiting" in alert_of(refused.text)

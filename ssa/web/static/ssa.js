@@ -6,6 +6,23 @@ document.addEventListener("DOMContentLoaded", () => {
     button.hidden = false;
     button.addEventListener("click", () => window.print());
   }
+  // A till's payment request: reload once the member has paid (or it expired).
+  const poll = document.querySelector("[data-poll]");
+  if (poll) {
+    const ask = async () => {
+      try {
+        const answer = await fetch(poll.dataset.poll, { cache: "no-store", credentials: "same-origin" });
+        if (answer.ok && (await answer.text()) !== "pending") {
+          window.location.reload();
+          return;
+        }
+      } catch (error) {
+        // offline for a moment: ask again
+      }
+      window.setTimeout(ask, 2000);
+    };
+    window.setTimeout(ask, 2000);
+  }
   // Scanning a till's QR code with the camera, where the browser can read barcodes.
   const form = document.querySelector("[data-scan-form]");
   if (!form || !("BarcodeDetector" in window) || !navigator.mediaDevices) return;
