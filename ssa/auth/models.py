@@ -51,7 +51,7 @@ class RoleGrant(SQLModel, table=True):
     user_id: uuid.UUID = Field(foreign_key="user_account.id", index=True)
     role: str = Field(sa_type=String(20))
     fund_id: uuid.UUID | None = Field(default=None, foreign_key="fund.id")
-    outlet_id: uuid.UUID | None = Field(default=None)
+    outlet_id: uuid.UUID | None = Field(default=None, foreign_key="outlet.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -77,7 +77,7 @@ class OAuthClient(SQLModel, table=True):
     client_id: str = Field(max_length=64, unique=True)
     client_secret_hash: str = Field(max_length=64)  # sha256 of a 256-bit random secret
     label: str = Field(max_length=200)
-    outlet_id: uuid.UUID | None = Field(default=None, index=True)
+    outlet_id: uuid.UUID | None = Field(default=None, index=True, foreign_key="outlet.id")
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

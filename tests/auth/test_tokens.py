@@ -12,6 +12,7 @@ from ssa.auth.models import OAuthClient, User
 from ssa.auth.service import set_password
 from ssa.auth.tokens import new_secret, secret_hash
 from tests.conftest import People
+from tests.households.helpers import new_fund, new_outlet
 
 PASSWORD = "a long enough password"
 
@@ -124,10 +125,13 @@ def test_a_password_change_revokes_refresh_tokens(
     assert login(client, email_of(engine, user_id), "another long password")["_status"] == 200
 
 
-def test_client_credentials_for_a_terminal(client: TestClient, engine: Engine) -> None:
+def test_client_credentials_for_a_terminal(
+    client: TestClient, engine: Engine, people: People
+) -> None:
     secret = new_secret()
     client_id = f"till-{uuid.uuid4().hex[:8]}"
-    outlet_id = uuid.uuid4()
+    fund_id = new_fund(client, people)
+    outlet_id = new_outlet(client, people.as_(("coordinator", fund_id)))
     with Session(engine) as session:
         session.add(
             OAuthClient(

@@ -123,3 +123,22 @@ def register(
 
 def unique_email() -> str:
     return f"person-{uuid.uuid4().hex[:12]}@example.org"
+
+
+def new_outlet(client: TestClient, coordinator: dict[str, str]) -> uuid.UUID:
+    """An outlet registered through the API (staff grants and terminals must name one)."""
+    from tests.payments.helpers import valid_siret
+
+    response = client.post(
+        "/api/v1/outlets",
+        json={
+            "name": f"Épicerie {uuid.uuid4().hex[:6]}",
+            "siret": valid_siret(uuid.uuid4().int),
+            "iban": VALID_IBAN,
+            "address": {"line1": "Place du Marché", "postcode": "33500", "city": "Libourne"},
+            "category": "grocer",
+        },
+        headers=coordinator,
+    )
+    assert response.status_code == 201, response.text
+    return uuid.UUID(response.json()["id"])

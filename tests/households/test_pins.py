@@ -12,7 +12,14 @@ from sqlmodel import Session
 from ssa.households.models import Household
 from ssa.timeutil import utcnow
 from tests.conftest import People
-from tests.households.helpers import household_body, new_fund, person, register, unique_email
+from tests.households.helpers import (
+    household_body,
+    new_fund,
+    new_outlet,
+    person,
+    register,
+    unique_email,
+)
 
 
 def registered_with_member(
@@ -60,7 +67,7 @@ def test_others_may_not_set_the_pin(client: TestClient, people: People) -> None:
         people.as_(("auditor", fund_id)),
         people.as_(("admin", None)),
         people.as_(("coordinator", new_fund(client, people))),
-        people.as_(("cashier", uuid.uuid4())),
+        people.as_(("cashier", new_outlet(client, coordinator))),
     ]
     for caller in callers:
         refused = client.put(url, json={"pin": "1234"}, headers=caller)

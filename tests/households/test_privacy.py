@@ -11,6 +11,7 @@ from tests.households.helpers import (
     adults,
     household_body,
     new_fund,
+    new_outlet,
     person,
     register,
     unique_email,
@@ -56,8 +57,8 @@ def test_no_one_else_sees_a_household(client: TestClient, people: People) -> Non
         "auditor": people.as_(("auditor", fund_id)),
         "admin": people.as_(("admin", None)),
         "other coordinator": people.as_(("coordinator", new_fund(client, people))),
-        "cashier": people.as_(("cashier", uuid.uuid4())),
-        "manager": people.as_(("manager", uuid.uuid4())),
+        "cashier": people.as_(("cashier", new_outlet(client, coordinator))),
+        "manager": people.as_(("manager", new_outlet(client, coordinator))),
         "member of another household": other_member,
         "no role": people.as_(),
     }
