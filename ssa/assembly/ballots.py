@@ -74,12 +74,10 @@ def cast(
         for token, value in [*kept, mine]
     ]
     _shuffle(rows)
-    db_session.execute(
-        delete(Ballot)
-        .where(col(Ballot.proposal_id) == proposal_id)
-        .execution_options(synchronize_session=False)
-    )
-    db_session.execute(insert(Ballot), rows)
+    # Core statements (no ORM bookkeeping): this runs on every vote, for every ballot.
+    ballot = Ballot.__table__  # type: ignore[attr-defined]
+    db_session.execute(delete(ballot).where(ballot.c.proposal_id == proposal_id))
+    db_session.execute(insert(ballot), rows)
     db_session.execute(
         update(ProposalVoter)
         .where(
