@@ -2,7 +2,7 @@
 
 import uuid
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -43,6 +43,26 @@ from ssa.outlets.models import Outlet
 from ssa.pagination import Cursor, Limit, decode_position, encode_position
 
 router = APIRouter(prefix="/api/v1", tags=["assembly"])
+
+# Refusals, for the OpenAPI description (every one is problem+json with its `code`).
+OPEN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {
+        "description": "forbidden; not_eligible: the member is not an adult of an active household"
+    },
+    404: {"description": "not_found: no such outlet"},
+    409: {
+        "description": "proposal_not_applicable (with `outlet_status`), proposal_already_open"
+        " (with `proposal_id`), no_eligible_voters"
+    },
+}
+VOTE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "not_eligible: the caller is not on the proposal's roll"},
+    404: {"description": "not_found: no such proposal"},
+    409: {"description": "proposal_closed: the vote is over"},
+}
+DRAW_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: {"description": "committee_too_large: more seats than adults (with `roll_size`)"},
+}
 
 # Who reads a fund's proposals and committees: its staff and the members of its households.
 READERS = (Role.coordinator, Role.treasurer, Role.auditor, Role.member)
@@ -153,7 +173,12 @@ def proposal_out(
     )
 
 
-@router.post("/funds/{fund_id}/proposals", status_code=201, response_model=ProposalOut)
+@router.post(
+    "/funds/{fund_id}/proposals",
+    status_code=201,
+    response_model=ProposalOut,
+    responses=OPEN_RESPONSES,
+)
 def open_proposal(
     fund_id: uuid.UUID,
     body: ProposalIn,
@@ -222,7 +247,7 @@ def get_proposal(
     return proposal_out(db_session, proposal, _person_of(db_session, principal))
 
 
-@router.post("/proposals/{proposal_id}/votes", response_model=VoteOut)
+@router.post("/proposals/{proposal_id}/votes", response_model=VoteOut, responses=VOTE_RESPONSES)
 def vote(
     proposal_id: uuid.UUID,
     body: VoteIn,
@@ -293,7 +318,12 @@ def draw_out(draw: CommitteeDraw) -> CommitteeDrawOut:
     )
 
 
-@router.post("/funds/{fund_id}/committee-draws", status_code=201, response_model=CommitteeDrawOut)
+@router.post(
+    "/funds/{fund_id}/committee-draws",
+    status_code=201,
+    response_model=CommitteeDrawOut,
+    responses=DRAW_RESPONSES,
+)
 def draw_committee(
     fund_id: uuid.UUID,
     body: CommitteeDrawIn,
