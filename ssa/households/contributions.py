@@ -244,3 +244,46 @@ def statuses(
         )
         for h in households
     ]
+
+
+def household_statuses(
+    *, db_session: Session, household: Household, periods: list[str]
+) -> list[ContributionStatus]:
+    """One household's contribution for each of `periods` (those from the month it joined
+    on), with the same status as the fund's list: paid, due, late or waived."""
+    wanted = sorted((p for p in set(periods) if p >= household.joined_period), reverse=True)
+    paid = dict(
+        db_session.exec(
+            select(Contribution.period, func.sum(Contribution.amount_cents))
+            .where(
+                col(Contribution.household_id) == household.id, col(Contribution.period).in_(wanted)
+            )
+            .group_by(col(Contribution.period))
+        ).all()
+    )
+    waived = set(
+        db_session.exec(
+            select(ContributionWaiver.period).where(
+                col(ContributionWaiver.household_id) == household.id,
+                col(ContributionWaiver.period).in_(wanted),
+            )
+        ).all()
+    )
+    today = current_period()
+    return [
+        ContributionStatus(
+            household_id=household.id,
+            member_number=household.member_number,
+            period=period,
+            due_cents=household.chosen_contribution_cents,
+            paid_cents=int(paid.get(period, 0)),
+            status=status_of(
+                due_cents=household.chosen_contribution_cents,
+                paid_cents=int(paid.get(period, 0)),
+                waived=period in waived,
+                period=period,
+                today_period=today,
+            ),
+        )
+        for period in wanted
+    ]

@@ -74,6 +74,17 @@ def _balances(db_session: Session, fund_id: uuid.UUID) -> dict[str, int]:
     return {kind: int(total) for kind, total in rows}
 
 
+def coverage_ratio(held_cents: int, owed_cents: int) -> float | None:
+    """Euros held for each euro owed (credits, payables, transfers in transit)."""
+    return round(held_cents / owed_cents, 4) if owed_cents else None
+
+
+def runway_periods(held_cents: int, owed_cents: int, monthly_rate_cents: int) -> float | None:
+    """How many more months of credits, at `monthly_rate_cents`, what is held beyond what
+    is owed would cover."""
+    return round((held_cents - owed_cents) / monthly_rate_cents, 2) if monthly_rate_cents else None
+
+
 def period_report(*, db_session: Session, fund_id: uuid.UUID, period: str) -> Report:
     moves = _movements(db_session, fund_id, period)
     balances = _balances(db_session, fund_id)
@@ -125,8 +136,8 @@ def period_report(*, db_session: Session, fund_id: uuid.UUID, period: str) -> Re
         outstanding_credits_cents=balances.get("household_credits", 0),
         outlet_payables_cents=balances.get("outlet_payable", 0),
         bank_cents=held,
-        coverage_ratio=round(held / owed, 4) if owed else None,
-        runway_periods=round((held - owed) / monthly_rate, 2) if monthly_rate else None,
+        coverage_ratio=coverage_ratio(held, owed),
+        runway_periods=runway_periods(held, owed, monthly_rate),
         spending_by_category=categories,
     )
 

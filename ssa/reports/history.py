@@ -1,0 +1,139 @@
+"""A fund's figures over consecutive periods, for the dashboard's charts: credits issued
+and spent in each period, and coverage and runway at the end of each period's books.
+
+Read in one pass over the fund's postings, grouped by period: a period's balances are
+the sum of the postings of that period and every earlier one; the last period of the
+series, when it is the current one, also counts what is already posted for later ones
+(next month's credits issued early), so its point is the books as they stand now, the
+figures of the fund report.
+"""
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from ssa.funds.service import current_period
+from ssa.issuance import periods as months
+from ssa.ledger.models import (
+    NORMAL_SIDE,
+    AccountKind,
+    LedgerAccount,
+    LedgerPosting,
+    LedgerTransaction,
+    Side,
+)
+from ssa.reports.service import coverage_ratio, runway_periods
+
+# What the fund owes, as the coverage check counts it (ssa.issuance.service.coverage).
+OWED_KINDS = (
+    AccountKind.household_credits,
+    AccountKind.outlet_payable,
+    AccountKind.payouts_in_transit,
+)
+# The report's movements (ssa.reports.service.period_report).
+ISSUED = ("issuance", AccountKind.household_credits.value, Side.credit.value)
+SPENT = ("payment", AccountKind.household_credits.value, Side.debit.value)
+REFUNDED = ("refund", AccountKind.household_credits.value, Side.credit.value)
+MAX_PERIODS = 36
+
+
+@dataclass(frozen=True)
+class PeriodPoint:
+    period: str
+    issued_cents: int
+    spent_cents: int
+    refunded_cents: int
+    bank_cents: int
+    owed_cents: int
+    coverage_ratio: float | None
+    runway_periods: float | None
+
+
+def period_series(
+    *, db_session: Session, fund_id: uuid.UUID, last: str | None = None, count: int = 12
+) -> list[PeriodPoint]:
+    """The `count` periods up to `last` (default: this month), oldest first."""
+    last = last or current_period()
+    count = max(1, min(count, MAX_PERIODS))
+    wanted = [months.shift(last, offset) for offset in range(1 - count, 1)]
+    rows = (
+        db_session.connection()
+        .execute(
+            select(
+                col(LedgerTransaction.period),
+                col(LedgerTransaction.kind),
+                col(LedgerAccount.kind),
+                col(LedgerPosting.side),
+                func.sum(col(LedgerPosting.amount_cents)),
+            )
+            .join(LedgerTransaction, col(LedgerTransaction.id) == col(LedgerPosting.transaction_id))
+            .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerPosting.account_id))
+            .where(col(LedgerPosting.fund_id) == fund_id)
+            .group_by(
+                col(LedgerTransaction.period),
+                col(LedgerTransaction.kind),
+                col(LedgerAccount.kind),
+                col(LedgerPosting.side),
+            )
+        )
+        .all()
+    )
+    moves: dict[str, dict[tuple[str, str, str], int]] = defaultdict(lambda: defaultdict(int))
+    # Balance changes by period; a posting without a period counts from the start.
+    changes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for period, transaction_kind, account_kind, side, total in rows:
+        key = str(period) if period else ""
+        moves[key][(str(transaction_kind), str(account_kind), str(side))] += int(total)
+        kind = AccountKind(str(account_kind))
+        sign = 1 if Side(str(side)) is NORMAL_SIDE[kind] else -1
+        changes[key][kind.value] += sign * int(total)
+    balances: dict[str, int] = defaultdict(int)
+    for period in sorted(p for p in changes if p < wanted[0]):
+        _add(balances, changes[period])
+    now = current_period()
+    points = []
+    rate = _latest_rate(moves, before=wanted[0])
+    for period in wanted:
+        _add(balances, changes.get(period, {}))
+        held, owed = balances[AccountKind.bank.value], _owed(balances)
+        if period == last and last >= now:
+            later: dict[str, int] = defaultdict(int)
+            for other in (p for p in changes if p > last):
+                _add(later, changes[other])
+            held += later[AccountKind.bank.value]
+            owed += _owed(later)
+        issued = moves.get(period, {}).get(ISSUED, 0)
+        rate = issued or rate
+        points.append(
+            PeriodPoint(
+                period=period,
+                issued_cents=issued,
+                spent_cents=moves.get(period, {}).get(SPENT, 0),
+                refunded_cents=moves.get(period, {}).get(REFUNDED, 0),
+                bank_cents=held,
+                owed_cents=owed,
+                coverage_ratio=coverage_ratio(held, owed),
+                runway_periods=runway_periods(held, owed, rate),
+            )
+        )
+    return points
+
+
+def _add(balances: dict[str, int], changes: dict[str, int]) -> None:
+    for kind, cents in changes.items():
+        balances[kind] += cents
+
+
+def _owed(balances: dict[str, int]) -> int:
+    return sum(balances.get(kind.value, 0) for kind in OWED_KINDS)
+
+
+def _latest_rate(moves: dict[str, dict[tuple[str, str, str], int]], *, before: str) -> int:
+    """The credits of the latest period issued before `before`: the monthly rate then."""
+    for period in sorted((p for p in moves if p and p < before), reverse=True):
+        if moves[period].get(ISSUED, 0):
+            return moves[period][ISSUED]
+    return 0
