@@ -4,12 +4,25 @@ Services never commit: the caller's unit of work does. When a service raises, th
 caller's database transaction must be rolled back (the request's unit of work does).
 """
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Table, Uuid, bindparam, case, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Table,
+    Uuid,
+    bindparam,
+    case,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, col
 from sqlmodel import select as orm_select
 
@@ -130,6 +143,14 @@ _MOVE_BALANCE = (
 )
 
 _INSERT_POSTINGS = insert(_POSTINGS)
+_POST_TRANSACTION = text(
+    "SELECT account_id, balance_cents FROM ssa_post_transaction("
+    ":transaction_id, :fund_id, :kind, :period, :memo, :reverses_id, :created_at,"
+    " CAST(:account_ids AS uuid[]), CAST(:sides AS text[]), CAST(:amounts AS bigint[]))"
+)
+# What ssa_post_transaction raises (migration 0008).
+_SQLSTATE_INSUFFICIENT = "23L01"
+_SQLSTATE_NOT_IN_FUND = "23L02"
 _INSERT_TRANSACTION = insert(_TRANSACTIONS)
 
 
@@ -175,9 +196,23 @@ def post_transaction(
     """Post a balanced transaction: move the balances, write the postings, then seal.
 
     Balances are moved in account-id order so that two transactions touching the same
-    accounts always lock them in the same order and cannot deadlock.
+    accounts always lock them in the same order and cannot deadlock. On PostgreSQL the
+    whole of it is one call of `ssa_post_transaction` (one round trip); SQLite runs the
+    statements one by one. Either way a refusal (`InsufficientBalance`,
+    `AccountNotFound`) leaves the caller's transaction to be rolled back.
     """
     _check_legs(legs)
+    connection = db_session.connection()
+    if connection.dialect.name == "postgresql":
+        return _post_in_one_statement(
+            connection,
+            fund_id=fund_id,
+            kind=kind,
+            legs=legs,
+            period=period,
+            memo=memo,
+            reverses_id=reverses_id,
+        )
     net_debits: dict[uuid.UUID, int] = {}
     for leg in legs:
         signed = leg.amount_cents if leg.side is Side.debit else -leg.amount_cents
@@ -215,6 +250,62 @@ def post_transaction(
         reverses_id=reverses_id,
     )
     return Posted(transaction_id=transaction_id, balances=balances)
+
+
+def _post_in_one_statement(
+    connection: Connection,
+    *,
+    fund_id: uuid.UUID,
+    kind: TransactionKind,
+    legs: Sequence[Leg],
+    period: str | None,
+    memo: str | None,
+    reverses_id: uuid.UUID | None,
+) -> Posted:
+    """PostgreSQL: the same work in one round trip, by `ssa_post_transaction` (migration
+    0008), with the same guards; its refusals become the same exceptions."""
+    transaction_id = uuid.uuid4()
+    try:
+        rows = connection.execute(
+            _POST_TRANSACTION,
+            {
+                "transaction_id": transaction_id,
+                "fund_id": fund_id,
+                "kind": kind.value,
+                "period": period,
+                "memo": memo,
+                "reverses_id": reverses_id,
+                "created_at": utcnow(),
+                "account_ids": [leg.account_id for leg in legs],
+                "sides": [leg.side.value for leg in legs],
+                "amounts": [leg.amount_cents for leg in legs],
+            },
+        ).all()
+    except DBAPIError as exc:
+        refusal = _ledger_refusal(exc)
+        if refusal is None:
+            raise
+        raise refusal from exc
+    return Posted(transaction_id=transaction_id, balances={a: int(b) for a, b in rows})
+
+
+def _ledger_refusal(exc: DBAPIError) -> AccountNotFound | InsufficientBalance | None:
+    """The service's exception for a refusal raised by `ssa_post_transaction`, if it is one.
+
+    Its unbalanced-legs refusal (23L03) is not mapped: `_check_legs` refuses those first.
+    """
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate not in (_SQLSTATE_INSUFFICIENT, _SQLSTATE_NOT_IN_FUND):
+        return None
+    detail = json.loads(exc.orig.diag.message_detail)  # type: ignore[union-attr]
+    account_id = uuid.UUID(detail["account_id"])
+    if sqlstate == _SQLSTATE_NOT_IN_FUND:
+        return AccountNotFound(f"Account {account_id} is not in this fund.")
+    return InsufficientBalance(
+        account_id=account_id,
+        kind=AccountKind(detail["kind"]),
+        available_cents=int(detail["available_cents"]),
+    )
 
 
 def seal_transaction(

@@ -1,6 +1,9 @@
 """Small helpers shared by the ledger tests."""
 
+import importlib.util
 import uuid
+from pathlib import Path
+from types import ModuleType
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -44,3 +47,25 @@ def balance(engine: Engine, account_id: uuid.UUID) -> int:
                 select(LedgerAccount.balance_cents).where(col(LedgerAccount.id) == account_id)
             ).one()
         )
+
+
+def post_function_migration() -> ModuleType:
+    """Migration 0008, which creates ssa_post_transaction (PostgreSQL)."""
+    path = Path(__file__).resolve().parents[2] / "migrations/versions/0008_ledger_post_function.py"
+    spec = importlib.util.spec_from_file_location("ssa_migration_0008", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def unguarded_post_function() -> str:
+    """ssa_post_transaction with its balance guard removed: a broken ledger, for the tests
+    that must notice one."""
+    create: str = post_function_migration().CREATE
+    guard = "AND (acc.kind NOT IN ("
+    assert create.count(guard) == 1
+    return create.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1).replace(
+        guard, "AND (true OR acc.kind NOT IN ("
+    )

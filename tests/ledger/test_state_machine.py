@@ -5,6 +5,7 @@ hold (the idea behind TigerBeetle's simulator). Runs on both engines.
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -18,10 +19,10 @@ from hypothesis.stateful import (
     invariant,
     rule,
 )
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlmodel import Session, col
 
-from ssa.db import unit_of_work
+from ssa.db import make_engine, unit_of_work
 from ssa.funds.service import create_fund
 from ssa.ledger.check import check_ledger
 from ssa.ledger.errors import AlreadyReversed, InsufficientBalance
@@ -34,6 +35,8 @@ from ssa.ledger.models import (
     TransactionKind,
 )
 from ssa.ledger.service import Leg, open_account, post_transaction, reverse_transaction
+from ssa.settings import Settings
+from tests.ledger.helpers import unguarded_post_function
 
 ACCOUNTS = [
     (AccountKind.bank, ""),
@@ -208,24 +211,44 @@ def test_random_operations_keep_the_books_right(engine: Engine) -> None:
 
 
 def test_the_model_catches_a_ledger_that_lets_credits_go_negative(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+    engine: Engine,
+    engine_kind: str,
+    fresh_database_url: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The machine must fail when the ledger is wrong: here the balance guard is removed."""
+    """The machine must fail when the ledger is wrong: here the balance guard is removed
+    (SQLite: from the service's UPDATE; PostgreSQL: from ssa_post_transaction, in a
+    database of its own)."""
     from sqlalchemy import bindparam, update
 
     from ssa.ledger import service
 
-    accounts = service._ACCOUNTS
-    unguarded = (
-        update(accounts)
-        .where(
-            accounts.c.id == bindparam("b_account_id"),
-            accounts.c.fund_id == bindparam("b_fund_id"),
+    if engine_kind == "postgresql":
+        broken = make_engine(Settings(database_url=fresh_database_url(), database_pool_size=2))
+        with broken.begin() as connection:
+            connection.execute(text(unguarded_post_function()))
+        target = broken
+    else:
+        accounts = service._ACCOUNTS
+        unguarded = (
+            update(accounts)
+            .where(
+                accounts.c.id == bindparam("b_account_id"),
+                accounts.c.fund_id == bindparam("b_fund_id"),
+            )
+            .values(balance_cents=accounts.c.balance_cents + service._DELTA)
+            .returning(accounts.c.balance_cents)
         )
-        .values(balance_cents=accounts.c.balance_cents + service._DELTA)
-        .returning(accounts.c.balance_cents)
-    )
-    monkeypatch.setattr(service, "_MOVE_BALANCE", unguarded)
+        monkeypatch.setattr(service, "_MOVE_BALANCE", unguarded)
+        target = engine
+    try:
+        _run_the_broken_machine(target)
+    finally:
+        if target is not engine:
+            target.dispose()
+
+
+def _run_the_broken_machine(engine: Engine) -> None:
     machine = make_machine(engine)
     machine.TestCase.settings = settings(
         max_examples=50,
