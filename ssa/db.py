@@ -1,5 +1,6 @@
 """Engine, sessions and the unit of work: one database transaction per request or command."""
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -7,6 +8,8 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError, InvalidatePoolError
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlmodel import Session, SQLModel
 
 from ssa.problems import Problem
@@ -43,12 +46,49 @@ def make_engine(settings: Settings) -> Engine:
         )
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
-    return create_engine(
+    ping_after = settings.database_ping_after_idle_seconds
+    engine = create_engine(
         url,
         pool_size=settings.database_pool_size,
         max_overflow=20,
-        pool_pre_ping=True,
+        pool_pre_ping=ping_after <= 0,
     )
+    if ping_after > 0:
+        _ping_when_idle(engine, ping_after)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Test a pooled connection before use only if it sat idle for `idle_seconds` or more.
+
+    `pool_pre_ping` costs a round trip (and client CPU) on every checkout, that is on
+    every request and unit of work. A connection used a moment ago is unlikely to have
+    died; one that sat idle may have been closed by the server, a restart or a firewall,
+    and is tested as `pool_pre_ping` would. A connection the driver already knows to be
+    broken is replaced without a round trip. If the server restarts while connections are
+    busy, the first statement that meets a dead one fails, and SQLAlchemy then invalidates
+    the whole pool (its disconnect handling), so later checkouts reconnect.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["ssa_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(
+        dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+    ) -> None:
+        if getattr(dbapi_connection, "broken", False) or getattr(dbapi_connection, "closed", False):
+            raise DisconnectionError("the connection was lost")
+        idle_since = record.info.get("ssa_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            # The server went away: the other pooled connections are likely dead too.
+            raise InvalidatePoolError("the server did not answer a ping") from exc
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

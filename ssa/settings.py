@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     address_lock_after: int = 50
     sqlite_busy_timeout_ms: int = 30_000
     database_pool_size: int = 10
+    # PostgreSQL: a pooled connection idle this long is tested before use (a round trip);
+    # 0 tests every checkout (SQLAlchemy's pool_pre_ping). See ssa.db.make_engine.
+    database_ping_after_idle_seconds: float = 10.0
     log_level: str = "INFO"
     # Wrong PINs in a row that lock a card, and for how long.
     pin_max_attempts: int = 5
