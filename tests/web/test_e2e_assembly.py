@@ -74,10 +74,16 @@ def outlet_cashier(site: Site, outlet_id: uuid.UUID) -> str:
     return email
 
 
-def member(site: Site, index: int) -> tuple[str, str]:
-    """The `index`th demo member login: (member number, email)."""
-    number, email = sorted(site.members.items())[index]
-    return number, email
+def payer(site: Site) -> tuple[str, str]:
+    """The demo member who votes in the journey and pays: (member number, email)."""
+    number = site.richest()
+    return number, site.members[number]
+
+
+def bystander(site: Site) -> tuple[str, str]:
+    """Another demo member, who votes on the pages pictured: (member number, email)."""
+    number = next(n for n in sorted(site.members) if n != site.richest())
+    return number, site.members[number]
 
 
 def to_assembly(page: Any) -> None:
@@ -101,7 +107,7 @@ def test_every_assembly_page_in_every_language_is_accessible(browser: Any, site:
     from axe_playwright_python.sync_playwright import Axe
 
     proposal_id, _, _ = open_vote(site)
-    _, email = member(site, 0)
+    _, email = bystander(site)
     found: dict[str, list[str]] = {}
     check = Checker(Axe(), SCREENSHOTS, found)
     for language in LOCALES:
@@ -156,7 +162,7 @@ def test_a_member_votes_the_coordinator_closes_and_the_outlet_takes_payments(
     browser: Any, site: Site
 ) -> None:
     proposal_id, title, outlet_id = open_vote(site)
-    number, email = member(site, 1)
+    number, email = payer(site)
     cashier_email = outlet_cashier(site, outlet_id)
 
     # The outlet only applied: its cashier cannot take the member's card yet.
