@@ -93,7 +93,8 @@ def require_viewer(
 ) -> Viewer:
     if viewer is None:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise LoginRequired(path if request.method == "GET" else request.url.path)
+        # After the login, back to the page asked for (a form's target cannot be re-sent).
+        raise LoginRequired(path if request.method == "GET" else "/")
     return viewer
 
 

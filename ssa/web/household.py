@@ -20,7 +20,7 @@ from ssa.funds.models import Fund
 from ssa.funds.service import current_period
 from ssa.households import service, views
 from ssa.households.models import Household
-from ssa.households.schemas import PinIn
+from ssa.households.schemas import PinIn, TransactionOut
 from ssa.idempotency.service import fingerprint, run_once
 from ssa.issuance import periods
 from ssa.payments import requests
@@ -58,7 +58,7 @@ def _kind_label(t: Texts, kind: str) -> str:
     }.get(kind, kind)
 
 
-def _history_rows(t: Texts, items: list[Any]) -> list[dict[str, Any]]:
+def _history_rows(t: Texts, items: list[TransactionOut]) -> list[dict[str, Any]]:
     return [
         {
             "label": _kind_label(t, item.kind),

@@ -292,6 +292,18 @@ def test_household_pages_need_a_login(app: FastAPI) -> None:
             assert answer.headers["location"].startswith("/login?next=")
 
 
+def test_a_form_sent_after_the_session_ended_asks_to_log_in(app: FastAPI) -> None:
+    with page_client(app) as client:
+        token = csrf_of(client.get("/login").text)
+        answer = client.post(
+            "/me/pin",
+            data={"csrf_token": token, "pin": "1111", "pin_again": "1111"},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/login?next=/"
+
+
 def test_household_pages_are_for_members_only(cashier: TestClient) -> None:
     assert cashier.get("/me").status_code == 403
     assert cashier.get("/me/card").status_code == 403
