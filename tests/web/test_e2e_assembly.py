@@ -24,7 +24,16 @@ from ssa.demo import MEMBER_PIN, PASSWORD, STAFF
 from ssa.funds.models import Fund
 from ssa.settings import Settings
 from tests.web import test_e2e
-from tests.web.test_e2e import LOCALES, SCREENSHOTS, Checker, Site, log_in, new_page, till_payment
+from tests.web.test_e2e import (
+    LOCALES,
+    SCREENSHOTS,
+    Checker,
+    Site,
+    close,
+    log_in,
+    new_page,
+    till_payment,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -127,7 +136,7 @@ def test_every_assembly_page_in_every_language_is_accessible(browser: Any, site:
         check(voter, language, "assembly-result")
         voter.goto(f"/assembly/{FUND}/committee")
         check(voter, language, "assembly-committees")
-        voter.context.close()
+        close(voter)
 
         coordinator = new_page(browser, site, language)
         log_in(coordinator, COORDINATOR)
@@ -149,7 +158,7 @@ def test_every_assembly_page_in_every_language_is_accessible(browser: Any, site:
         coordinator.wait_for_load_state()
         assert "/assembly/committees/" in coordinator.url
         check(coordinator, language, "assembly-draw")
-        coordinator.context.close()
+        close(coordinator)
     assert found == {}, "accessibility violations (axe-core):\n" + "\n".join(
         f"{page}: {items}" for page, items in sorted(found.items())
     )
@@ -224,4 +233,4 @@ def test_a_member_votes_the_coordinator_closes_and_the_outlet_takes_payments(
     till_payment(till, number, "7.50", MEMBER_PIN)
     assert till.get_by_role("heading", name="Payment accepted").is_visible()
     for page in (till, phone, office):
-        page.context.close()
+        close(page)  # and nothing was fetched from elsewhere
