@@ -13,13 +13,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from ssa.web import assembly, household, public, till
+from ssa.web import assembly, household, public, staff, till
 from ssa.web.access import LoginRequired, PageForbidden, PageNotFound
 from ssa.web.csrf import CsrfRefused
 from ssa.web.render import render
 
 STATIC = Path(__file__).parent / "static"
-ROUTERS = (public.router, household.router, till.router, assembly.router)
+ROUTERS = (public.router, household.router, till.router, assembly.router, *staff.ROUTERS)
 
 
 async def _login_required(request: Request, exc: Exception) -> Response:

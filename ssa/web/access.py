@@ -67,11 +67,14 @@ class Viewer:
         return any(self.principal.has(role, scope) for role in (Role.manager, Role.cashier))
 
     def home_path(self) -> str:
-        """Where this person lands after login: their household, else their till."""
+        """Where this person lands after login: their household, else their till, else
+        the fund staff's pages."""
         if self.household_id is not None:
             return "/me"
         if self.till_outlet_ids:
             return "/till"
+        if self.principal.fund_ids(*FUND_ROLES):
+            return "/staff"
         return "/"
 
 

@@ -40,8 +40,8 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     """Round values from at most `low` to at least `high`, about `count` of them
     (steps of 1, 2, 2.5 or 5 times a power of ten), always including zero in range."""
     low, high = min(low, 0.0), max(high, 0.0)
-    if high == low:
-        high = low + 1
+    if high - low < 1e-9:  # nothing to tell apart (all about zero): a plain scale of 1
+        low, high = (-1.0 if low < 0 else 0.0), (1.0 if high > 0 or low == 0 else 0.0)
     raw = (high - low) / max(count - 1, 1)
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
@@ -49,6 +49,10 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     # Multiples of the step, rounded to its precision (no 0.30000000000000004).
     digits = max(0, 2 - math.floor(math.log10(step)))
     ticks = [round(index * step, digits) for index in range(first, last + 1)]
+    if ticks[-1] < high:  # a value too small for the step to round up to it
+        ticks.append(round(ticks[-1] + step, digits))
+    if ticks[0] > low:
+        ticks.insert(0, round(ticks[0] - step, digits))
     return ticks
 
 

@@ -1,0 +1,1025 @@
+"""Households and their contributions, for the fund's staff: search and registration, a
+household's page with its status and contributions (coordinator), each period's
+contributions (treasurer, coordinator, auditor), recording a contribution (treasurer,
+once per form) and waiving one for hardship (coordinator).
+
+The pages call the services of the API's household and contribution routes, with their
+roles: households are the coordinator's (income and identity are theirs to see), the
+contributions list is the fund staff's, money is the treasurer's.
+"""
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import EmailStr, TypeAdapter, ValidationError
+from sqlmodel import Session, col, select
+from starlette.datastructures import FormData
+
+from ssa.auth.deps import DbSession
+from ssa.auth.roles import Role
+from ssa.funds.service import current_period, policy_for
+from ssa.households import contributions, rules, service, views
+from ssa.households.models import ContributionMethod, Household, HouseholdStatus
+from ssa.households.schemas import (
+    AddressIn,
+    ContributionIn,
+    ContributionOut,
+    DeclaredIn,
+    HouseholdIn,
+    HouseholdPatch,
+    PersonIn,
+    WaiverIn,
+    WaiverOut,
+)
+from ssa.pagination import decode_cursor, encode_cursor
+from ssa.timeutil import utcnow
+from ssa.web.access import CurrentViewer, PageNotFound
+from ssa.web.forms import Refused, attempt, new_form_key, problem_message, valid_form_key
+from ssa.web.i18n import Texts, texts_for
+from ssa.web.render import flash, render
+from ssa.web.staff_common import (
+    CONTRIBUTION_METHODS,
+    CONTRIBUTION_STATUSES,
+    HOUSEHOLD_STATUSES,
+    PAGE_SIZE,
+    STAFF_ROLES,
+    Desk,
+    PostedForm,
+    chosen_period,
+    euros_input,
+    label,
+    once,
+    open_desk,
+    page_context,
+    parse_euros,
+    recent_periods,
+    staff_router,
+    valid_period,
+)
+
+router: APIRouter = staff_router()
+
+MAX_PERSONS = 20  # as the API
+MAX_RESOURCE_CENTS = 100_000_000_00  # as the API's `Cents`
+MAX_CONTRIBUTION_CENTS = 100_000_00  # as the API's `ContributionIn`
+HISTORY_PERIODS = 6  # contributions shown on a household's page
+EMAIL = TypeAdapter(EmailStr)
+
+
+def _household(db_session: Session, desk: Desk, household_id: uuid.UUID) -> Household:
+    household = db_session.get(Household, household_id)
+    if household is None or household.fund_id != desk.fund.id:
+        raise PageNotFound()
+    return household
+
+
+def _names(db_session: Session, household_id: uuid.UUID) -> str:
+    persons = service.current_persons(db_session, household_id)
+    return ", ".join(sorted({p.family_name for p in persons}))
+
+
+# --- Search and list ------------------------------------------------------------------
+
+
+@router.get("/{slug}/households", name="staff_households")
+def households(
+    slug: str,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+    q: str = "",
+    status: str = "",
+    cursor: str = "",
+) -> Response:
+    """Find a household by member number, name or email (the API's search, coordinator)."""
+    t = texts_for(request)
+    desk = open_desk(db_session, viewer, slug, Role.coordinator)
+    q = q.strip()[:100]
+    wanted = HouseholdStatus(status) if status in HouseholdStatus.__members__ else None
+    after = attempt(db_session, lambda: decode_cursor(cursor or None, 1))
+    if isinstance(after, Refused):
+        after, cursor = None, ""
+    rows = service.list_households(
+        db_session=db_session,
+        fund_id=desk.fund.id,
+        status=wanted,
+        q=q or None,
+        limit=PAGE_SIZE + 1,
+        after_member_number=str(after[0]) if after else None,
+    )
+    items = [
+        {
+            "id": household.id,
+            "member_number": household.member_number,
+            "names": _names(db_session, household.id),
+            "persons": len(service.current_persons(db_session, household.id)),
+            "status": label(t, HOUSEHOLD_STATUSES, household.status),
+            "status_code": str(household.status),
+        }
+        for household in rows[:PAGE_SIZE]
+    ]
+    next_cursor = (
+        encode_cursor(rows[PAGE_SIZE - 1].member_number) if len(rows) > PAGE_SIZE else None
+    )
+    return render(
+        request,
+        "staff/households.html",
+        page_context(
+            desk,
+            "households",
+            items=items,
+            q=q,
+            status=wanted.value if wanted else "",
+            statuses=[(s.value, label(t, HOUSEHOLD_STATUSES, s)) for s in HouseholdStatus],
+            next_cursor=next_cursor,
+            first_page=not cursor,
+        ),
+    )
+
+
+# --- Registration ---------------------------------------------------------------------
+
+
+def _blank_person() -> dict[str, str]:
+    return {"given_name": "", "family_name": "", "birth_date": "", "email": ""}
+
+
+def _registration(
+    request: Request,
+    desk: Desk,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    assessment: dict[str, Any] | None = None,
+    form_key: str | None = None,
+    status: int = 200,
+) -> Response:
+    values = values or {
+        "persons": [_blank_person()],
+        "line1": "",
+        "postcode": "",
+        "city": "",
+        "income": "",
+        "housing": "",
+        "other_fixed": "",
+        "food_budget": "",
+        "chosen": "",
+    }
+    return render(
+        request,
+        "staff/household_new.html",
+        page_context(
+            desk,
+            "households",
+            values=values,
+            errors=errors or {},
+            error=error,
+            assessment=assessment,
+            form_key=form_key or new_form_key(),
+            max_persons=MAX_PERSONS,
+        ),
+        status=status,
+    )
+
+
+@router.get("/{slug}/households/new", name="staff_household_new")
+def household_new(
+    slug: str, request: Request, db_session: DbSession, viewer: CurrentViewer
+) -> Response:
+    desk = open_desk(db_session, viewer, slug, Role.coordinator)
+    return _registration(request, desk)
+
+
+def _read_registration(
+    t: Texts, form: FormData
+) -> tuple[dict[str, Any], dict[str, str], HouseholdIn | None, list[PersonIn]]:
+    """The form as typed, its errors by field, and the household when it is complete."""
+
+    def text(name: str, limit: int = 200) -> str:
+        value = form.get(name, "")
+        return value.strip()[:limit] if isinstance(value, str) else ""
+
+    count = min(sum(1 for key in form if key.endswith("-given_name")), MAX_PERSONS)
+    values: dict[str, Any] = {
+        "persons": [],
+        **{
+            name: text(name)
+            for name in (
+                "line1",
+                "postcode",
+                "city",
+                "income",
+                "housing",
+                "other_fixed",
+                "food_budget",
+                "chosen",
+            )
+        },
+    }
+    errors: dict[str, str] = {}
+    persons: list[PersonIn] = []
+    for index in range(count):
+        typed = {
+            name: text(f"p{index}-{name}", 320)
+            for name in ("given_name", "family_name", "birth_date", "email")
+        }
+        if not any(typed.values()) and index > 0:
+            continue  # a row left blank
+        position = len(values["persons"])
+        values["persons"].append(typed)
+        prefix = f"p{position}-"
+        try:
+            born = date.fromisoformat(typed["birth_date"])
+        except ValueError:
+            errors[prefix + "birth_date"] = t.gettext(
+                "Type the date of birth, for example 1984-03-21."
+            )
+            born = None
+        for name in ("given_name", "family_name"):
+            if not typed[name]:
+                errors[prefix + name] = t.gettext("This is needed.")
+            elif len(typed[name]) > 100:
+                errors[prefix + name] = t.gettext("At most 100 characters.")
+        if typed["email"]:
+            try:
+                EMAIL.validate_python(typed["email"])
+            except ValidationError:
+                errors[prefix + "email"] = t.gettext("This email address is not valid.")
+        if born is None or any(key.startswith(prefix) for key in errors):
+            continue
+        try:
+            persons.append(
+                PersonIn(
+                    given_name=typed["given_name"],
+                    family_name=typed["family_name"],
+                    birth_date=born,
+                    email=typed["email"] or None,
+                )
+            )
+        except ValidationError as exc:
+            fields = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+            if "birth_date" in fields:
+                errors[prefix + "birth_date"] = t.gettext("A date of birth between 1900 and today.")
+    if not values["persons"]:
+        values["persons"].append(_blank_person())
+    for name, limit in (("line1", 200), ("postcode", 12), ("city", 100)):
+        if not values[name]:
+            errors[name] = t.gettext("This is needed.")
+        elif len(values[name]) > limit:
+            errors[name] = t.gettext("Too long.")
+    cents: dict[str, int] = {}
+    for name in ("income", "housing", "other_fixed", "food_budget", "chosen"):
+        amount = parse_euros(values[name] or "", maximum_cents=MAX_RESOURCE_CENTS)
+        if amount is None:
+            errors[name] = t.gettext("Type an amount in euros, for example 850 or 12.50.")
+        else:
+            cents[name] = amount
+    if "chosen" in errors and not values["chosen"]:
+        errors["chosen"] = t.gettext("Choose the monthly contribution, in euros.")
+    declared = _declared(cents)
+    if errors or declared is None:
+        return values, errors, None, persons
+    household_in = HouseholdIn(
+        persons=persons,
+        address=AddressIn(line1=values["line1"], postcode=values["postcode"], city=values["city"]),
+        declared=declared,
+        chosen_contribution_cents=cents["chosen"],
+    )
+    return values, errors, household_in, persons
+
+
+def _declared(cents: dict[str, int]) -> DeclaredIn | None:
+    if not {"income", "housing", "other_fixed", "food_budget"} <= set(cents):
+        return None
+    return DeclaredIn(
+        monthly_income_cents=cents["income"],
+        housing_costs_cents=cents["housing"],
+        other_fixed_costs_cents=cents["other_fixed"],
+        food_budget_cents=cents["food_budget"],
+    )
+
+
+def _assess(
+    db_session: Session, desk: Desk, persons: list[PersonIn], declared: DeclaredIn
+) -> dict[str, Any]:
+    """The policy's figures for the household as typed (the service's `assess`)."""
+    period = current_period()
+    policy = policy_for(db_session=db_session, fund_id=desk.fund.id, period=period)
+    members = [
+        rules.Member(person_id=str(index), birth_date=person.birth_date)
+        for index, person in enumerate(persons)
+    ]
+    assessment = service.assess(policy, members, declared, period)
+    return {
+        "period": period,
+        "allowance_cents": assessment.allowance.total_cents,
+        "minimum_cents": assessment.minimum_cents,
+        "recommended_cents": assessment.recommended_cents,
+        "floor_cents": assessment.floor_cents,
+    }
+
+
+@router.post("/{slug}/households/new", name="staff_household_register")
+def household_register(
+    slug: str,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+    form: PostedForm,
+    action: Annotated[str, Form()] = "register",
+    form_key: Annotated[str, Form()] = "",
+) -> Response:
+    """Add a person's row, work out the contribution, or register (the API's
+    `POST /funds/{id}/households`, coordinator; once per form)."""
+    t = texts_for(request)
+    desk = open_desk(db_session, viewer, slug, Role.coordinator)
+    form_key = form_key if valid_form_key(form_key) else new_form_key()
+    values, errors, household_in, persons = _read_registration(t, form)
+    if action == "add_person":
+        if len(values["persons"]) < MAX_PERSONS:
+            values["persons"].append(_blank_person())
+        return _registration(request, desk, values=values, form_key=form_key)
+    declared = household_in.declared if household_in else None
+    if declared is None:
+        amounts = {}
+        for name in ("income", "housing", "other_fixed", "food_budget"):
+            found = parse_euros(values[name], maximum_cents=MAX_RESOURCE_CENTS)
+            if found is not None:
+                amounts[name] = found
+        declared = _declared(amounts)
+    assessment = (
+        _assess(db_session, desk, persons, declared) if declared is not None and persons else None
+    )
+    if action == "assess":
+        if assessment is not None and not values["chosen"]:
+            values["chosen"] = euros_input(assessment["recommended_cents"])
+        shown = {k: v for k, v in errors.items() if k != "chosen"}
+        return _registration(
+            request,
+            desk,
+            values=values,
+            errors=shown,
+            assessment=assessment,
+            form_key=form_key,
+            status=200 if assessment else 422,
+        )
+    if household_in is None:
+        return _registration(
+            request,
+            desk,
+            values=values,
+            errors=errors,
+            error=t.gettext("Some fields need a look: see below."),
+            assessment=assessment,
+            form_key=form_key,
+            status=422,
+        )
+    tokens: dict[uuid.UUID, str] = {}
+
+    def work() -> tuple[int, Any]:
+        household, invited = service.register(
+            db_session=db_session,
+            fund_id=desk.fund.id,
+            household_in=household_in,
+            actor=viewer.principal.actor,
+            settings=request.app.state.settings,
+            request_id=request.state.request_id,
+        )
+        tokens.update(invited)
+        return 201, {"household_id": str(household.id)}
+
+    done = once(
+        request,
+        db_session,
+        viewer,
+        form_key,
+        f"/api/v1/funds/{desk.fund.id}/households",
+        household_in.model_dump(mode="json"),
+        work,
+    )
+    if isinstance(done, Refused):
+        problem = done.problem
+        if problem.code == "contribution_below_minimum":
+            errors["chosen"] = t.gettext(
+                "At least %(amount)s a month for this household.",
+                amount=t.money(int(problem.extra.get("minimum_cents", 0))),
+            )
+            message = t.gettext("The contribution is below the minimum: see below.")
+        else:
+            message = problem_message(t, problem)
+        return _registration(
+            request,
+            desk,
+            values=values,
+            errors=errors,
+            error=message,
+            assessment=assessment,
+            form_key=form_key,
+            status=problem.status,
+        )
+    household = _household(db_session, desk, uuid.UUID(done.body["household_id"]))
+    persons_by_id = {p.id: p for p in service.current_persons(db_session, household.id)}
+    invitations = [
+        {"name": f"{persons_by_id[pid].given_name} {persons_by_id[pid].family_name}", "code": code}
+        for pid, code in tokens.items()
+        if pid in persons_by_id
+    ]
+    return _household_page(
+        request,
+        db_session,
+        desk,
+        household,
+        registered=True,
+        replayed=done.replayed,
+        invitations=invitations,
+        status=201,
+    )
+
+
+# --- A household's page -----------------------------------------------------------------
+
+
+def _household_page(
+    request: Request,
+    db_session: Session,
+    desk: Desk,
+    household: Household,
+    *,
+    registered: bool = False,
+    replayed: bool = False,
+    invitations: list[dict[str, str]] | None = None,
+    status_error: str | None = None,
+    status: int = 200,
+) -> Response:
+    t = texts_for(request)
+    persons = service.current_persons(db_session, household.id)
+    assessment = service.assess_household(db_session, household)
+    by_id = {str(p.id): p for p in persons}
+    lines = [
+        {
+            "name": f"{by_id[line.person_id].given_name} {by_id[line.person_id].family_name}"
+            if line.person_id in by_id
+            else "",
+            "share": t.gettext("first person")
+            if line.share == "base"
+            else t.gettext("each further person"),
+            "cents": line.cents - line.child_cents,
+            "child_cents": line.child_cents,
+        }
+        for line in assessment.allowance.lines
+    ]
+    history = contributions.household_statuses(
+        db_session=db_session,
+        household=household,
+        periods=recent_periods(back=HISTORY_PERIODS - 1),
+    )
+    return render(
+        request,
+        "staff/household.html",
+        page_context(
+            desk,
+            "households",
+            household=household,
+            status_label=label(t, HOUSEHOLD_STATUSES, household.status),
+            persons=persons,
+            assessment=assessment,
+            lines=lines,
+            account=views.account(db_session=db_session, household=household),
+            history=[
+                {
+                    "period": row.period,
+                    "due_cents": row.due_cents,
+                    "paid_cents": row.paid_cents,
+                    "status": row.status,
+                    "status_label": label(t, CONTRIBUTION_STATUSES, row.status),
+                }
+                for row in history
+            ],
+            pin_locked=service.pin_locked(household),
+            statuses=[(s.value, label(t, HOUSEHOLD_STATUSES, s)) for s in HouseholdStatus],
+            registered=registered,
+            replayed=replayed,
+            invitations=invitations or [],
+            status_error=status_error,
+        ),
+        status=status,
+    )
+
+
+@router.get("/{slug}/households/{household_id}", name="staff_household")
+def household_page(
+    slug: str,
+    household_id: uuid.UUID,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+) -> Response:
+    """Composition, allowance explained, contribution chosen, contributions of the last
+    months, credits, PIN and status (the API's household view, coordinator)."""
+    desk = open_desk(db_session, viewer, slug, Role.coordinator)
+    return _household_page(request, db_session, desk, _household(db_session, desk, household_id))
+
+
+@router.post("/{slug}/households/{household_id}/status", name="staff_household_status")
+def household_status(
+    slug: str,
+    household_id: uuid.UUID,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+    status: Annotated[str, Form()] = "",
+) -> Response:
+    """Suspend, reactivate or mark as left (the API's PATCH with a status, coordinator)."""
+    t = texts_for(request)
+    desk = open_desk(db_session, viewer, slug, Role.coordinator)
+    household = _household(db_session, desk, household_id)
+    if status not in HouseholdStatus.__members__:
+        return _household_page(
+            request,
+            db_session,
+            desk,
+            household,
+            status_error=t.gettext("Choose a status."),
+            status=422,
+        )
+    done = attempt(
+        db_session,
+        lambda: service.update(
+            db_session=db_session,
+            household=household,
+            patch=HouseholdPatch(status=HouseholdStatus(status)),
+            actor=viewer.principal.actor,
+            settings=request.app.state.settings,
+            request_id=request.state.request_id,
+        ),
+    )
+    if isinstance(done, Refused):
+        db_session.refresh(household)
+        message = (
+            t.gettext("This household has left the fund: nothing of it changes any more.")
+            if done.problem.code == "household_left"
+            else problem_message(t, done.problem)
+        )
+        return _household_page(
+            request, db_session, desk, household, status_error=message, status=done.problem.status
+        )
+    flash(
+        request,
+        t.gettext(
+            "Household %(number)s is now: %(status)s.",
+            number=household.member_number,
+            status=label(t, HOUSEHOLD_STATUSES, status),
+        ),
+    )
+    return RedirectResponse(
+        request.app.url_path_for("staff_household", slug=slug, household_id=str(household.id)),
+        status_code=303,
+    )
+
+
+@router.post("/{slug}/households/{household_id}/unlock", name="staff_household_unlock")
+def household_unlock(
+    slug: str,
+    household_id: uuid.UUID,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+) -> Response:
+    """Unlock a card locked by wrong PINs (the API's `pin/unlock`, coordinator)."""
+    t = texts_for(request)
+    desk = open_desk(db_session, viewer, slug, Role.coordinator)
+    household = _household(db_session, desk, household_id)
+    service.unlock_pin(
+        db_session=db_session,
+        household=household,
+        actor=viewer.principal.actor,
+        request_id=request.state.request_id,
+    )
+    flash(request, t.gettext("The card is unlocked: the member can pay with their PIN again."))
+    return RedirectResponse(
+        request.app.url_path_for("staff_household", slug=slug, household_id=str(household.id)),
+        status_code=303,
+    )
+
+
+# --- Contributions -----------------------------------------------------------------------
+
+
+@router.get("/{slug}/contributions", name="staff_contributions")
+def contributions_page(
+    slug: str,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+    period: str = "",
+    cursor: str = "",
+) -> Response:
+    """Each household's contribution for a month: paid, due, late or waived (the API's
+    list, fund staff), with the treasurer's and the coordinator's actions."""
+    t = texts_for(request)
+    desk = open_desk(db_session, viewer, slug, *STAFF_ROLES)
+    choices = recent_periods(back=12, ahead=1)
+    chosen = chosen_period(period, choices)
+    after = attempt(db_session, lambda: decode_cursor(cursor or None, 1))
+    if isinstance(after, Refused):
+        after, cursor = None, ""
+    rows = contributions.statuses(
+        db_session=db_session,
+        fund_id=desk.fund.id,
+        period=chosen,
+        limit=PAGE_SIZE + 1,
+        after_member_number=str(after[0]) if after else None,
+    )
+    items = [
+        {
+            "household_id": row.household_id,
+            "member_number": row.member_number,
+            "due_cents": row.due_cents,
+            "paid_cents": row.paid_cents,
+            "status": row.status,
+            "status_label": label(t, CONTRIBUTION_STATUSES, row.status),
+        }
+        for row in rows[:PAGE_SIZE]
+    ]
+    next_cursor = (
+        encode_cursor(rows[PAGE_SIZE - 1].member_number) if len(rows) > PAGE_SIZE else None
+    )
+    return render(
+        request,
+        "staff/contributions.html",
+        page_context(
+            desk,
+            "contributions",
+            items=items,
+            period=chosen,
+            choices=choices,
+            next_cursor=next_cursor,
+            first_page=not cursor,
+            Role=Role,
+        ),
+    )
+
+
+def _find_household(
+    db_session: Session, desk: Desk, household: str, member_number: str
+) -> Household | None:
+    """The household of the fund by its id, or by the member number typed."""
+    if household:
+        try:
+            return _household(db_session, desk, uuid.UUID(household))
+        except ValueError:
+            return None
+    number = member_number.strip().upper()[:20]
+    if not number:
+        return None
+    return db_session.exec(
+        select(Household).where(
+            col(Household.fund_id) == desk.fund.id, col(Household.member_number) == number
+        )
+    ).first()
+
+
+def _owed(
+    db_session: Session, household: Household, period: str
+) -> contributions.ContributionStatus:
+    rows = contributions.household_statuses(
+        db_session=db_session, household=household, periods=[period]
+    )
+    if rows:
+        return rows[0]
+    # A month before the household joined: nothing was due.
+    return contributions.ContributionStatus(
+        household_id=household.id,
+        member_number=household.member_number,
+        period=period,
+        due_cents=0,
+        paid_cents=0,
+        status="paid",
+    )
+
+
+def _record_form(
+    request: Request,
+    db_session: Session,
+    desk: Desk,
+    household: Household,
+    period: str,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    form_key: str | None = None,
+    status: int = 200,
+) -> Response:
+    t = texts_for(request)
+    owed = _owed(db_session, household, period)
+    left = max(owed.due_cents - owed.paid_cents, 0)
+    return render(
+        request,
+        "staff/contribution_record.html",
+        page_context(
+            desk,
+            "contributions",
+            household=household,
+            period=period,
+            owed=owed,
+            owed_label=label(t, CONTRIBUTION_STATUSES, owed.status),
+            values=values
+            or {
+                "amount": euros_input(left) if left else "",
+                "method": ContributionMethod.transfer.value,
+                "received_on": utcnow().date().isoformat(),
+            },
+            methods=[(m.value, label(t, CONTRIBUTION_METHODS, m)) for m in ContributionMethod],
+            periods=recent_periods(back=12, ahead=1),
+            errors=errors or {},
+            error=error,
+            form_key=form_key or new_form_key(),
+        ),
+        status=status,
+    )
+
+
+@router.get("/{slug}/contributions/record", name="staff_contribution_record")
+def contribution_record_page(
+    slug: str,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+    household: str = "",
+    member_number: str = "",
+    period: str = "",
+) -> Response:
+    """The form to record euros received from a household (treasurer)."""
+    t = texts_for(request)
+    desk = open_desk(db_session, viewer, slug, Role.treasurer)
+    found = _find_household(db_session, desk, household, member_number)
+    chosen = chosen_period(period, recent_periods(back=12, ahead=1))
+    if found is None:
+        message = (
+            t.gettext("No household of this fund has this member number.")
+            if member_number.strip()
+            else None
+        )
+        return render(
+            request,
+            "staff/contribution_find.html",
+            page_context(
+                desk,
+                "contributions",
+                member_number=member_number.strip()[:20],
+                period=chosen,
+                periods=recent_periods(back=12, ahead=1),
+                error=message,
+            ),
+            status=404 if message else 200,
+        )
+    return _record_form(request, db_session, desk, found, chosen)
+
+
+@router.post("/{slug}/contributions/record", name="staff_contribution_record_submit")
+def contribution_record(
+    slug: str,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+    household: Annotated[str, Form()] = "",
+    period: Annotated[str, Form()] = "",
+    amount: Annotated[str, Form()] = "",
+    method: Annotated[str, Form()] = "",
+    received_on: Annotated[str, Form()] = "",
+    form_key: Annotated[str, Form()] = "",
+) -> Response:
+    """Record the contribution (the API's `POST /funds/{id}/contributions`, treasurer;
+    the form's key makes a double submit record it once)."""
+    t = texts_for(request)
+    desk = open_desk(db_session, viewer, slug, Role.treasurer)
+    found = _find_household(db_session, desk, household, "")
+    if found is None:
+        raise PageNotFound()
+    form_key = form_key if valid_form_key(form_key) else new_form_key()
+    values = {"amount": amount.strip()[:20], "method": method, "received_on": received_on[:10]}
+    errors: dict[str, str] = {}
+    cents = parse_euros(values["amount"], allow_zero=False, maximum_cents=MAX_CONTRIBUTION_CENTS)
+    if cents is None:
+        errors["amount"] = t.gettext("Type the amount received in euros, for example 15 or 12.50.")
+    if method not in ContributionMethod.__members__:
+        errors["method"] = t.gettext("Choose how it was paid.")
+    try:
+        day = date.fromisoformat(values["received_on"])
+    except ValueError:
+        errors["received_on"] = t.gettext("Type the date it was received, for example 2026-11-05.")
+        day = None
+    if not valid_period(period):
+        period = current_period()
+    if errors or cents is None or day is None:
+        return _record_form(
+            request,
+            db_session,
+            desk,
+            found,
+            period,
+            values=values,
+            errors=errors,
+            form_key=form_key,
+            status=422,
+        )
+    body = ContributionIn(
+        household_id=found.id,
+        period=period,
+        amount_cents=cents,
+        method=ContributionMethod(method),
+        received_on=day,
+    )
+
+    def work() -> tuple[int, Any]:
+        recorded = contributions.record_contribution(
+            db_session=db_session,
+            fund_id=desk.fund.id,
+            household_id=body.household_id,
+            period=body.period,
+            amount_cents=body.amount_cents,
+            method=body.method,
+            received_on=body.received_on,
+            actor=viewer.principal.actor,
+            request_id=request.state.request_id,
+        )
+        return 201, ContributionOut.model_validate(recorded, from_attributes=True)
+
+    done = once(
+        request,
+        db_session,
+        viewer,
+        form_key,
+        f"/api/v1/funds/{desk.fund.id}/contributions",
+        body.model_dump(mode="json"),
+        work,
+    )
+    if isinstance(done, Refused):
+        return _record_form(
+            request,
+            db_session,
+            desk,
+            found,
+            period,
+            values=values,
+            error=problem_message(t, done.problem),
+            form_key=form_key,
+            status=done.problem.status,
+        )
+    flash(
+        request,
+        t.gettext(
+            "%(amount)s recorded for household %(number)s, %(period)s.",
+            amount=t.money(int(done.body["amount_cents"])),
+            number=found.member_number,
+            period=t.period(period),
+        ),
+    )
+    target = request.app.url_path_for("staff_contributions", slug=slug)
+    return RedirectResponse(f"{target}?period={period}#h-{found.member_number}", status_code=303)
+
+
+def _waive_form(
+    request: Request,
+    db_session: Session,
+    desk: Desk,
+    household: Household,
+    period: str,
+    *,
+    reason: str = "",
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    form_key: str | None = None,
+    status: int = 200,
+) -> Response:
+    t = texts_for(request)
+    owed = _owed(db_session, household, period)
+    return render(
+        request,
+        "staff/contribution_waive.html",
+        page_context(
+            desk,
+            "contributions",
+            household=household,
+            period=period,
+            owed=owed,
+            owed_label=label(t, CONTRIBUTION_STATUSES, owed.status),
+            periods=recent_periods(back=12, ahead=1),
+            reason=reason,
+            errors=errors or {},
+            error=error,
+            form_key=form_key or new_form_key(),
+        ),
+        status=status,
+    )
+
+
+@router.get("/{slug}/contributions/waive", name="staff_contribution_waive")
+def contribution_waive_page(
+    slug: str,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+    household: str = "",
+    period: str = "",
+) -> Response:
+    """The form to waive a month's contribution for hardship, with the reason (coordinator)."""
+    desk = open_desk(db_session, viewer, slug, Role.coordinator)
+    found = _find_household(db_session, desk, household, "")
+    if found is None:
+        raise PageNotFound()
+    chosen = chosen_period(period, recent_periods(back=12, ahead=1))
+    return _waive_form(request, db_session, desk, found, chosen)
+
+
+@router.post("/{slug}/contributions/waive", name="staff_contribution_waive_submit")
+def contribution_waive(
+    slug: str,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+    household: Annotated[str, Form()] = "",
+    period: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    form_key: Annotated[str, Form()] = "",
+) -> Response:
+    """Waive it (the API's `POST /funds/{id}/contribution-waivers`, coordinator)."""
+    t = texts_for(request)
+    desk = open_desk(db_session, viewer, slug, Role.coordinator)
+    found = _find_household(db_session, desk, household, "")
+    if found is None:
+        raise PageNotFound()
+    form_key = form_key if valid_form_key(form_key) else new_form_key()
+    if not valid_period(period):
+        period = current_period()
+    reason = reason.strip()
+    try:
+        body = WaiverIn(household_id=found.id, period=period, reason=reason)
+    except ValidationError:
+        return _waive_form(
+            request,
+            db_session,
+            desk,
+            found,
+            period,
+            reason=reason[:500],
+            errors={"reason": t.gettext("Say why, in 3 to 500 characters.")},
+            form_key=form_key,
+            status=422,
+        )
+
+    def work() -> tuple[int, Any]:
+        waiver = contributions.waive(
+            db_session=db_session,
+            fund_id=desk.fund.id,
+            household_id=body.household_id,
+            period=body.period,
+            reason=body.reason,
+            actor=viewer.principal.actor,
+            request_id=request.state.request_id,
+        )
+        return 201, WaiverOut.model_validate(waiver, from_attributes=True)
+
+    done = once(
+        request,
+        db_session,
+        viewer,
+        form_key,
+        f"/api/v1/funds/{desk.fund.id}/contribution-waivers",
+        body.model_dump(mode="json"),
+        work,
+    )
+    if isinstance(done, Refused):
+        message = (
+            t.gettext("This month is already waived for this household.")
+            if done.problem.code == "waiver_exists"
+            else problem_message(t, done.problem)
+        )
+        return _waive_form(
+            request,
+            db_session,
+            desk,
+            found,
+            period,
+            reason=reason,
+            error=message,
+            form_key=form_key,
+            status=done.problem.status,
+        )
+    flash(
+        request,
+        t.gettext(
+            "The contribution of household %(number)s for %(period)s is waived.",
+            number=found.member_number,
+            period=t.period(period),
+        ),
+    )
+    return RedirectResponse(
+        request.app.url_path_for("staff_household", slug=slug, household_id=str(found.id)),
+        status_code=303,
+    )

@@ -1,0 +1,317 @@
+"""Outlets as the fund's staff see them: every outlet standing in the fund with its
+status, and an outlet's page with its accreditation file (scores on the fund's criteria)
+and the history of its status, each change with the decision behind it.
+
+Status changes normally come from the assembly's votes (the assembly pages); what the
+API also lets a coordinator do is kept here: record a decision taken in a meeting, with
+its minutes' reference, and file the outlet's scores.
+"""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session
+from starlette.datastructures import FormData
+
+from ssa.auth.deps import DbSession
+from ssa.auth.roles import Role
+from ssa.funds.service import current_period, policy_for
+from ssa.outlets import service
+from ssa.outlets.models import Outlet, OutletFund, OutletStatus
+from ssa.outlets.schemas import ApplicationIn, StatusIn
+from ssa.pagination import decode_name_position, encode_cursor
+from ssa.web.access import CurrentViewer, PageNotFound
+from ssa.web.forms import Refused, attempt, problem_message
+from ssa.web.i18n import Texts, texts_for
+from ssa.web.render import flash, render
+from ssa.web.staff_common import (
+    CRITERIA,
+    OUTLET_STATUSES,
+    PAGE_SIZE,
+    STAFF_ROLES,
+    Desk,
+    PostedForm,
+    category_label,
+    label,
+    open_desk,
+    page_context,
+    staff_names,
+    staff_router,
+)
+
+router: APIRouter = staff_router()
+
+# What a meeting's decision may set (the API's `StatusIn`; applicants come by applying).
+DECISIONS = (OutletStatus.accredited, OutletStatus.suspended, OutletStatus.revoked)
+SCORES = range(4)  # 0 to 3, as the API's `CriterionScore`
+
+
+@router.get("/{slug}/outlets", name="staff_outlets")
+def outlets(
+    slug: str,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+    status: str = "",
+    cursor: str = "",
+) -> Response:
+    """Every outlet of the fund whatever its status (the API's staff list)."""
+    t = texts_for(request)
+    desk = open_desk(db_session, viewer, slug, *STAFF_ROLES)
+    wanted = OutletStatus(status) if status in OutletStatus.__members__ else None
+    after = attempt(db_session, lambda: decode_name_position(cursor or None))
+    if isinstance(after, Refused):
+        after, cursor = None, ""
+    rows = service.fund_outlets(
+        db_session=db_session,
+        fund_id=desk.fund.id,
+        status=wanted,
+        limit=PAGE_SIZE + 1,
+        after_name=after,
+    )
+    items = [
+        {
+            "id": outlet.id,
+            "name": outlet.name,
+            "category": _category(t, outlet),
+            "city": outlet.city,
+            "status": str(standing.status),
+            "status_label": label(t, OUTLET_STATUSES, standing.status),
+        }
+        for outlet, standing in rows[:PAGE_SIZE]
+    ]
+    last = rows[PAGE_SIZE - 1][0] if len(rows) > PAGE_SIZE else None
+    return render(
+        request,
+        "staff/outlets.html",
+        page_context(
+            desk,
+            "outlets",
+            items=items,
+            status=wanted.value if wanted else "",
+            statuses=[(s.value, label(t, OUTLET_STATUSES, s)) for s in OutletStatus],
+            next_cursor=encode_cursor(last.name, str(last.id)) if last else None,
+            first_page=not cursor,
+        ),
+    )
+
+
+def _category(t: Texts, outlet: Outlet) -> str:
+    return category_label(t, outlet.category)
+
+
+def _standing(db_session: Session, desk: Desk, outlet_id: uuid.UUID) -> tuple[Outlet, OutletFund]:
+    outlet = db_session.get(Outlet, outlet_id)
+    standing = service.membership(db_session, outlet_id, desk.fund.id) if outlet else None
+    if outlet is None or standing is None:
+        raise PageNotFound()
+    return outlet, standing
+
+
+def _outlet_page(
+    request: Request,
+    db_session: Session,
+    desk: Desk,
+    outlet_id: uuid.UUID,
+    *,
+    decision: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    t = texts_for(request)
+    outlet, standing = _standing(db_session, desk, outlet_id)
+    changes = service.history(db_session=db_session, fund_id=desk.fund.id, outlet_id=outlet.id)
+    names = staff_names(db_session, desk.fund.id, [c.actor for c in changes])
+    criteria = policy_for(
+        db_session=db_session, fund_id=desk.fund.id, period=current_period()
+    ).accreditation_criteria
+    filed = standing.criteria or {}
+    return render(
+        request,
+        "staff/outlet.html",
+        page_context(
+            desk,
+            "outlets",
+            outlet=outlet,
+            category=_category(t, outlet),
+            status=str(standing.status),
+            status_label=label(t, OUTLET_STATUSES, standing.status),
+            criteria=[
+                {
+                    "name": name,
+                    "label": label(t, CRITERIA, name),
+                    "score": (filed.get(name) or {}).get("score"),
+                    "note": (filed.get(name) or {}).get("note", ""),
+                }
+                for name in sorted(set(criteria) | set(filed))
+            ],
+            history=[
+                {
+                    "when": change.created_at,
+                    "from": label(t, OUTLET_STATUSES, change.from_status)
+                    if change.from_status
+                    else "",
+                    "to": label(t, OUTLET_STATUSES, change.to_status),
+                    "reference": change.decision_reference or "",
+                    "by_vote": change.proposal_id is not None,
+                    "who": names.get(change.actor, change.actor),
+                }
+                for change in reversed(changes)
+            ],
+            decisions=[(s.value, label(t, OUTLET_STATUSES, s)) for s in DECISIONS],
+            decision=decision or {"status": "", "reference": ""},
+            scores=SCORES,
+            errors=errors or {},
+            error=error,
+        ),
+        status=status,
+    )
+
+
+@router.get("/{slug}/outlets/{outlet_id}", name="staff_outlet")
+def outlet_page(
+    slug: str,
+    outlet_id: uuid.UUID,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+) -> Response:
+    """The outlet, its standing in the fund, its file and its history (fund staff)."""
+    desk = open_desk(db_session, viewer, slug, *STAFF_ROLES)
+    return _outlet_page(request, db_session, desk, outlet_id)
+
+
+@router.post("/{slug}/outlets/{outlet_id}/status", name="staff_outlet_status")
+def outlet_status(
+    slug: str,
+    outlet_id: uuid.UUID,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+    status: Annotated[str, Form()] = "",
+    reference: Annotated[str, Form()] = "",
+) -> Response:
+    """Record a decision the assembly took in a meeting (the API's `PUT .../status`,
+    coordinator): the minutes' reference is required and kept."""
+    t = texts_for(request)
+    desk = open_desk(db_session, viewer, slug, Role.coordinator)
+    outlet, _ = _standing(db_session, desk, outlet_id)
+    decision = {"status": status, "reference": reference.strip()[:200]}
+    errors = {}
+    if status not in {s.value for s in DECISIONS}:
+        errors["status"] = t.gettext("Choose the status decided.")
+    try:
+        body = StatusIn(status=OutletStatus(status), decision_reference=decision["reference"])
+    except (ValueError, ValidationError):
+        if not decision["reference"]:
+            errors["reference"] = t.gettext(
+                "Give the reference of the meeting's minutes, for example AG 2026-03."
+            )
+    if errors:
+        return _outlet_page(
+            request, db_session, desk, outlet.id, decision=decision, errors=errors, status=422
+        )
+    done = attempt(
+        db_session,
+        lambda: service.set_status(
+            db_session=db_session,
+            fund_id=desk.fund.id,
+            outlet_id=outlet.id,
+            status=body.status,
+            actor=viewer.principal.actor,
+            decision_reference=body.decision_reference,
+            request_id=request.state.request_id,
+        ),
+    )
+    if isinstance(done, Refused):
+        return _outlet_page(
+            request,
+            db_session,
+            desk,
+            outlet.id,
+            decision=decision,
+            error=problem_message(t, done.problem),
+            status=done.problem.status,
+        )
+    flash(
+        request,
+        t.gettext(
+            "%(outlet)s is now: %(status)s.",
+            outlet=outlet.name,
+            status=label(t, OUTLET_STATUSES, body.status),
+        ),
+    )
+    return RedirectResponse(
+        request.app.url_path_for("staff_outlet", slug=slug, outlet_id=str(outlet.id)),
+        status_code=303,
+    )
+
+
+@router.post("/{slug}/outlets/{outlet_id}/application", name="staff_outlet_application")
+def outlet_application(
+    slug: str,
+    outlet_id: uuid.UUID,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+    form: PostedForm,
+) -> Response:
+    """File the outlet's scores on the fund's criteria, 0 to 3 with a note (the API's
+    `POST .../application`, coordinator); a criterion left empty is not scored."""
+    t = texts_for(request)
+    desk = open_desk(db_session, viewer, slug, Role.coordinator)
+    outlet, _ = _standing(db_session, desk, outlet_id)
+    criteria = policy_for(
+        db_session=db_session, fund_id=desk.fund.id, period=current_period()
+    ).accreditation_criteria
+    scores, errors = _scores(t, form, list(criteria))
+    if errors:
+        return _outlet_page(request, db_session, desk, outlet.id, errors=errors, status=422)
+    body = ApplicationIn.model_validate({"criteria": scores})
+    done = attempt(
+        db_session,
+        lambda: service.apply(
+            db_session=db_session,
+            fund_id=desk.fund.id,
+            outlet_id=outlet.id,
+            application=body,
+            actor=viewer.principal.actor,
+            request_id=request.state.request_id,
+        ),
+    )
+    if isinstance(done, Refused):
+        return _outlet_page(
+            request,
+            db_session,
+            desk,
+            outlet.id,
+            error=problem_message(t, done.problem),
+            status=done.problem.status,
+        )
+    flash(request, t.gettext("The accreditation file of %(outlet)s is saved.", outlet=outlet.name))
+    return RedirectResponse(
+        request.app.url_path_for("staff_outlet", slug=slug, outlet_id=str(outlet.id)),
+        status_code=303,
+    )
+
+
+def _scores(t: Texts, form: FormData, criteria: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    scores: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name in criteria:
+        raw = form.get(f"score-{name}", "")
+        note = form.get(f"note-{name}", "")
+        if not isinstance(raw, str) or raw == "":
+            continue
+        if raw not in {str(s) for s in SCORES}:
+            errors[f"score-{name}"] = t.gettext("A score from 0 to 3.")
+            continue
+        scores[name] = {
+            "score": int(raw),
+            "note": note.strip()[:1000] if isinstance(note, str) else "",
+        }
+    return scores, errors

@@ -1,0 +1,789 @@
+"""The fund staff's pages without a browser, on SQLite and PostgreSQL: each page shows the
+fund's real data to the roles the API lets read it and refuses everyone else, every form
+needs the session's token, and the forms do what they say, once."""
+
+import re
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sepaxml  # type: ignore[import-untyped]
+import xmlschema
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import Engine
+from sqlmodel import Session, col, func, select
+
+from ssa.audit.models import AuditEntry
+from ssa.auth.roles import Role
+from ssa.auth.service import create_user, grant_role
+from ssa.funds.models import Fund
+from ssa.households.models import Contribution, ContributionWaiver, Household, HouseholdStatus
+from ssa.issuance.models import HouseholdIssuance, PeriodClose
+from ssa.outlets.models import OutletFund, OutletStatus
+from ssa.payouts.models import Payout, PayoutStatus
+from tests.conftest import People
+from tests.issuance.helpers import PREVIOUS, THIS, add_household
+from tests.payouts.helpers import fund_owing
+from tests.web.helpers import (
+    PASSWORD,
+    add_member,
+    add_user,
+    alert_of,
+    csrf_of,
+    form_key_of,
+    log_in,
+    page_client,
+    submit,
+)
+
+PAIN_001 = Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd"
+
+
+@dataclass
+class Staffed:
+    """A fund with an IBAN, households, outlets owed money, and its staff."""
+
+    fund: Fund
+    outlets: list[uuid.UUID]
+    household: Household  # paid up, no login
+    late: Household  # paid only last month
+    staff: dict[Role, str]  # role -> email
+    member_email: str
+    cashier_email: str
+
+    @property
+    def base(self) -> str:
+        return f"/staff/{self.fund.slug}"
+
+
+def staff_user(engine: Engine, fund: Fund, role: Role) -> str:
+    email = f"{role.value}-{uuid.uuid4().hex[:10]}@example.org"
+    with Session(engine) as session:
+        user = create_user(
+            db_session=session, email=email, display_name=f"Nadia {role.value}", password=PASSWORD
+        )
+        grant_role(
+            db_session=session, actor="system:test", user_id=user.id, role=role, fund_id=fund.id
+        )
+        session.commit()
+    return email
+
+
+def make_staffed(engine: Engine) -> Staffed:
+    books = fund_owing(engine, [1_234, 20_000])
+    household = add_household(engine, books.fund, paid=(PREVIOUS, THIS))
+    late = add_household(engine, books.fund, paid=(PREVIOUS,))
+    _, member_email = add_member(engine, books.fund)
+    return Staffed(
+        fund=books.fund,
+        outlets=books.outlets,
+        household=household,
+        late=late,
+        staff={
+            role: staff_user(engine, books.fund, role)
+            for role in (Role.coordinator, Role.treasurer, Role.auditor)
+        },
+        member_email=member_email,
+        cashier_email=add_user(engine, role=Role.cashier, outlet_id=books.outlets[0]),
+    )
+
+
+@pytest.fixture
+def staffed(engine: Engine) -> Staffed:
+    return make_staffed(engine)
+
+
+@pytest.fixture
+def coordinator(app: FastAPI, staffed: Staffed) -> Iterator[TestClient]:
+    with page_client(app) as client:
+        assert log_in(client, staffed.staff[Role.coordinator]).headers["location"] == "/staff"
+        yield client
+
+
+@pytest.fixture
+def treasurer(app: FastAPI, staffed: Staffed) -> Iterator[TestClient]:
+    with page_client(app) as client:
+        assert log_in(client, staffed.staff[Role.treasurer]).headers["location"] == "/staff"
+        yield client
+
+
+@pytest.fixture
+def auditor(app: FastAPI, staffed: Staffed) -> Iterator[TestClient]:
+    with page_client(app) as client:
+        assert log_in(client, staffed.staff[Role.auditor]).headers["location"] == "/staff"
+        yield client
+
+
+def count(engine: Engine, model: type, *where: object) -> int:
+    with Session(engine) as session:
+        return int(session.exec(select(func.count()).select_from(model).where(*where)).one())  # type: ignore[arg-type]
+
+
+def text_of(html: str) -> str:
+    """The page's words, without tags, entities undone for the few that matter."""
+    plain = re.sub(r"<[^>]+>", " ", html).replace("&#39;", "'").replace("&amp;", "&")
+    return re.sub(r"\s+", " ", plain)
+
+
+# --- Where staff land, what they see --------------------------------------------------------
+
+
+def test_staff_land_on_their_fund_and_see_its_figures(
+    coordinator: TestClient, staffed: Staffed
+) -> None:
+    landing = coordinator.get("/staff", follow_redirects=False)
+    assert landing.status_code == 303
+    assert landing.headers["location"] == staffed.base
+    home = coordinator.get(staffed.base)
+    assert home.status_code == 200
+    assert staffed.fund.name in home.text
+    assert "Your roles in this fund: coordinator." in text_of(home.text)
+    # The report's figures, and the menu of a coordinator (no treasurer's issuance).
+    assert 'data-testid="coverage"' in home.text
+    for link in ("households", "contributions", "payouts", "outlets", "audit", "dashboard"):
+        assert f'href="{staffed.base}/{link}"' in home.text
+    assert f'href="{staffed.base}/issuance"' not in home.text
+    # The staff link is in the header, and on the landing page.
+    assert 'href="/staff"' in coordinator.get("/").text
+
+
+@pytest.mark.parametrize(
+    ("role", "shown", "hidden"),
+    [
+        (Role.coordinator, ["households", "audit"], ["issuance"]),
+        (Role.treasurer, ["issuance", "payouts"], ["households", "audit"]),
+        (Role.auditor, ["audit", "payouts"], ["households", "issuance"]),
+    ],
+)
+def test_each_role_has_its_menu(
+    app: FastAPI, staffed: Staffed, role: Role, shown: list[str], hidden: list[str]
+) -> None:
+    with page_client(app) as client:
+        log_in(client, staffed.staff[role])
+        home = client.get(staffed.base).text
+    menu = home.split('class="staff-nav"', 1)[1].split("</nav>", 1)[0]
+    for area in shown:
+        assert f"{staffed.base}/{area}" in menu
+    for area in hidden:
+        assert f"{staffed.base}/{area}" not in menu
+
+
+def test_pages_show_the_funds_real_data(
+    coordinator: TestClient, treasurer: TestClient, auditor: TestClient, staffed: Staffed
+) -> None:
+    base = staffed.base
+    number = staffed.household.member_number
+    listed = coordinator.get(f"{base}/households")
+    assert number in listed.text
+    assert staffed.late.member_number in listed.text
+    found = coordinator.get(f"{base}/households", params={"q": number})
+    assert number in found.text
+    assert staffed.late.member_number not in found.text
+    page = coordinator.get(f"{base}/households/{staffed.household.id}")
+    assert page.status_code == 200
+    assert "P0 Test" in page.text  # the person
+    assert "Monthly credits" in page.text
+    contributions = auditor.get(f"{base}/contributions", params={"period": THIS})
+    row = contributions.text.split(f'id="h-{staffed.late.member_number}"', 1)[1].split("</tr>")[0]
+    assert "Due" in row
+    assert "Record a payment" not in row  # an auditor only reads
+    row = treasurer.get(f"{base}/contributions", params={"period": THIS}).text.split(
+        f'id="h-{staffed.late.member_number}"', 1
+    )[1]
+    assert "Record a payment" in row.split("</tr>")[0]
+    outlets = auditor.get(f"{base}/outlets")
+    assert "Épicerie n°0" in outlets.text
+    assert "Accredited" in outlets.text
+    outlet = auditor.get(f"{base}/outlets/{staffed.outlets[0]}")
+    assert "AG 2026-02" in outlet.text  # the decision behind the status
+    audit = auditor.get(f"{base}/audit")
+    assert "Household registered" in audit.text
+    assert "Monthly credits issued" in audit.text
+    payouts = auditor.get(f"{base}/payouts")
+    assert "€212.34" in payouts.text  # what the outlets are owed
+    dashboard = auditor.get(f"{base}/dashboard")
+    assert dashboard.status_code == 200
+    assert dashboard.text.count('role="img"') == 3  # categories: too few households to show
+    assert "No category to show" in dashboard.text
+
+
+def test_the_pages_speak_french_and_dutch(app: FastAPI, staffed: Staffed) -> None:
+    for language, words in (("fr", "Cotisations"), ("nl", "Bijdragen")):
+        with page_client(app, language) as client:
+            log_in(client, staffed.staff[Role.treasurer])
+            page = client.get(f"{staffed.base}/contributions")
+            assert f'<html lang="{language}">' in page.text
+            assert words in page.text
+
+
+# --- Who may see what ---------------------------------------------------------------------
+
+COORDINATOR, TREASURER, AUDITOR = Role.coordinator, Role.treasurer, Role.auditor
+ALL = (COORDINATOR, TREASURER, AUDITOR)
+# (path after /staff/<slug>, the roles the matching API routes allow)
+PAGES = [
+    ("", ALL),
+    ("/dashboard", ALL),
+    ("/households", (COORDINATOR,)),
+    ("/households/new", (COORDINATOR,)),
+    ("/households/{household}", (COORDINATOR,)),
+    ("/contributions", ALL),
+    ("/contributions/record?household={household}", (TREASURER,)),
+    ("/contributions/waive?household={household}", (COORDINATOR,)),
+    ("/issuance", (TREASURER,)),
+    ("/close", (TREASURER,)),
+    ("/payouts", ALL),
+    ("/outlets", ALL),
+    ("/outlets/{outlet}", ALL),
+    ("/audit", (AUDITOR, COORDINATOR)),
+]
+
+
+def test_each_page_is_for_its_roles_only(app: FastAPI, engine: Engine, staffed: Staffed) -> None:
+    other_fund = fund_owing(engine, [])
+    outsider = staff_user(engine, other_fund.fund, Role.coordinator)
+    clients: dict[str, TestClient] = {}
+    for role, email in staffed.staff.items():
+        clients[role.value] = page_client(app)
+        log_in(clients[role.value], email)
+    for name, email in (
+        ("member", staffed.member_email),
+        ("cashier", staffed.cashier_email),
+        ("other fund's coordinator", outsider),
+    ):
+        clients[name] = page_client(app)
+        log_in(clients[name], email)
+    anonymous = page_client(app)
+    try:
+        for path, allowed in PAGES:
+            url = staffed.base + path.format(
+                household=staffed.household.id, outlet=staffed.outlets[0]
+            )
+            for name, client in clients.items():
+                answer = client.get(url, follow_redirects=False)
+                expected = 200 if name in {r.value for r in allowed} else 403
+                assert answer.status_code == expected, (name, url, answer.status_code)
+            away = anonymous.get(url, follow_redirects=False)
+            assert away.status_code == 303
+            assert away.headers["location"].startswith("/login?next=/staff/")
+        # Someone with no fund role finds no fund; an unknown fund is not found.
+        assert "holds no role in a fund" in clients["member"].get("/staff").text
+        assert clients["coordinator"].get("/staff/nowhere").status_code == 404
+        # Another fund's household is not this fund's page.
+        elsewhere = add_household(engine, other_fund.fund)
+        assert (
+            clients["coordinator"].get(f"{staffed.base}/households/{elsewhere.id}").status_code
+            == 404
+        )
+    finally:
+        for client in (*clients.values(), anonymous):
+            client.close()
+
+
+def test_staff_posts_are_refused_to_other_roles(
+    auditor: TestClient, treasurer: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    base = staffed.base
+    token = csrf_of(auditor.get(base).text)
+    for path, data in (
+        (f"/households/{staffed.household.id}/status", {"status": "suspended"}),
+        ("/issuance/run", {"period": THIS, "form_key": uuid.uuid4().hex}),
+        ("/payouts", {"form_key": uuid.uuid4().hex}),
+        ("/close", {"period": PREVIOUS}),
+        (f"/outlets/{staffed.outlets[0]}/status", {"status": "revoked", "reference": "AG"}),
+    ):
+        answer = auditor.post(base + path, data={"csrf_token": token, **data})
+        assert answer.status_code == 403, path
+    token = csrf_of(treasurer.get(base).text)
+    answer = treasurer.post(
+        f"{base}/contributions/waive",
+        data={
+            "csrf_token": token,
+            "household": str(staffed.late.id),
+            "period": THIS,
+            "reason": "loss of work",
+        },
+    )
+    assert answer.status_code == 403
+    assert count(engine, Payout, col(Payout.fund_id) == staffed.fund.id) == 0
+    assert count(engine, PeriodClose, col(PeriodClose.fund_id) == staffed.fund.id) == 0
+    assert (
+        count(engine, ContributionWaiver, col(ContributionWaiver.fund_id) == staffed.fund.id) == 0
+    )
+
+
+def test_every_form_needs_the_session_token(
+    coordinator: TestClient, treasurer: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    base = staffed.base
+    for client, path, data in (
+        (coordinator, "/households/new", {"action": "register"}),
+        (coordinator, f"/households/{staffed.household.id}/status", {"status": "suspended"}),
+        (coordinator, f"/households/{staffed.household.id}/unlock", {}),
+        (
+            coordinator,
+            "/contributions/waive",
+            {"household": str(staffed.late.id), "period": THIS, "reason": "illness"},
+        ),
+        (
+            coordinator,
+            f"/outlets/{staffed.outlets[0]}/status",
+            {"status": "revoked", "reference": "AG"},
+        ),
+        (coordinator, f"/outlets/{staffed.outlets[0]}/application", {"score-accessibility": "2"}),
+        (
+            treasurer,
+            "/contributions/record",
+            {
+                "household": str(staffed.late.id),
+                "period": THIS,
+                "amount": "10",
+                "method": "cash",
+                "received_on": "2026-01-05",
+            },
+        ),
+        (treasurer, "/issuance/dry-run", {"period": THIS}),
+        (treasurer, "/issuance/run", {"period": THIS, "form_key": uuid.uuid4().hex}),
+        (treasurer, "/close", {"period": PREVIOUS}),
+        (treasurer, "/payouts", {"form_key": uuid.uuid4().hex}),
+    ):
+        for token in (None, "forged"):
+            sent = dict(data) if token is None else {**data, "csrf_token": token}
+            answer = client.post(base + path, data=sent)
+            assert answer.status_code == 403, path
+            assert "Form expired" in answer.text
+    with Session(engine) as session:
+        household = session.get(Household, staffed.household.id)
+        assert household is not None
+        assert household.status == HouseholdStatus.active
+    assert count(engine, Contribution, col(Contribution.household_id) == staffed.late.id) == 1
+    assert count(engine, Payout, col(Payout.fund_id) == staffed.fund.id) == 0
+    assert count(engine, PeriodClose, col(PeriodClose.fund_id) == staffed.fund.id) == 0
+
+
+# --- Households ---------------------------------------------------------------------------
+
+
+def send(client: TestClient, path: str, **fields: str) -> Response:
+    """Open the registration form and post it with its tokens and `fields`."""
+    page = client.get(path).text
+    data = {"csrf_token": csrf_of(page), "form_key": form_key_of(page), **fields}
+    return client.post(path, data=data, follow_redirects=False)
+
+
+def registration(**overrides: str) -> dict[str, str]:
+    return {
+        "p0-given_name": "Aïcha",
+        "p0-family_name": "Benali",
+        "p0-birth_date": "1985-04-12",
+        "p0-email": f"aicha.{uuid.uuid4().hex[:8]}@example.org",
+        "p1-given_name": "Sami",
+        "p1-family_name": "Benali",
+        "p1-birth_date": "2016-09-30",
+        "p1-email": "",
+        "line1": "12 rue des Faures",
+        "postcode": "33800",
+        "city": "Bordeaux",
+        "income": "1450",
+        "housing": "520",
+        "other_fixed": "80",
+        "food_budget": "300",
+        "chosen": "",
+        **overrides,
+    }
+
+
+def test_registering_a_household_shows_its_contribution_then_registers_it_once(
+    coordinator: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    base = staffed.base
+    new = f"{base}/households/new"
+    # Adding a person's row keeps what was typed.
+    added = send(coordinator, new, action="add_person", **registration())
+    assert added.status_code == 200
+    assert 'name="p2-given_name"' in added.text
+    assert 'value="Aïcha"' in added.text
+    # Working out the contribution: the figures, the recommended amount filled in.
+    assessed = send(coordinator, new, action="assess", **registration())
+    assert assessed.status_code == 200
+    figures = text_of(assessed.text.split('data-testid="assessment"', 1)[1].split("</dl>")[0])
+    assert "Minimum contribution €15.00" in figures  # gironde: 10 + 5 for the second person
+    assert "Monthly credits €225.00" in figures  # 150 + 75
+    assert re.search(r'id="f-chosen" name="chosen" type="text" value="\d+(\.\d\d)?"', assessed.text)
+    # Below the minimum: refused in plain words, nothing written.
+    before = count(engine, Household, col(Household.fund_id) == staffed.fund.id)
+    low = send(coordinator, new, action="register", **registration(chosen="5"))
+    assert low.status_code == 422
+    assert "At least €15.00 a month for this household." in low.text
+    assert count(engine, Household, col(Household.fund_id) == staffed.fund.id) == before
+    # Registered, with the invitation code of the person with an email; sent twice, once.
+    form = coordinator.get(new).text
+    data = {
+        "csrf_token": csrf_of(form),
+        "form_key": form_key_of(form),
+        "action": "register",
+        **registration(chosen="20"),
+    }
+    done = coordinator.post(new, data=data)
+    assert done.status_code == 201
+    assert "Household registered" in done.text
+    assert "Invitation codes" in done.text
+    assert "Aïcha Benali: <code" in done.text
+    number = re.search(r'data-testid="member-number">([A-Z0-9]+)<', done.text)
+    assert number
+    again = coordinator.post(new, data=data)
+    assert again.status_code == 201
+    assert number.group(1) in again.text
+    assert "invitations-title" not in again.text  # the codes are shown only once
+    assert count(engine, Household, col(Household.fund_id) == staffed.fund.id) == before + 1
+    # Its page: composition, chosen contribution, the child.
+    with Session(engine) as session:
+        household = session.exec(
+            select(Household).where(col(Household.member_number) == number.group(1))
+        ).one()
+    page = coordinator.get(f"{base}/households/{household.id}")
+    assert "Sami Benali" in page.text
+    assert "€20.00" in page.text.split('data-testid="chosen"', 1)[1][:40]
+
+
+def test_registration_errors_are_said_by_field(coordinator: TestClient, staffed: Staffed) -> None:
+    new = f"{staffed.base}/households/new"
+    refused = send(
+        coordinator,
+        new,
+        action="register",
+        **registration(
+            **{
+                "p0-birth_date": "12/04/1985",
+                "p0-email": "not an email",
+                "city": "",
+                "income": "lots",
+            }
+        ),
+    )
+    assert refused.status_code == 422
+    assert alert_of(refused.text) == "Some fields need a look: see below."
+    for field in ("p0-birth_date", "p0-email", "city", "income"):
+        assert f'id="f-{field}-error"' in refused.text
+        assert f'aria-describedby="f-{field}-error"' in refused.text or (
+            f'f-{field}-error"' in refused.text
+        )
+
+
+def test_a_household_status_changes_and_leaving_is_final(
+    coordinator: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    page = f"{staffed.base}/households/{staffed.late.id}"
+    done = submit(coordinator, page, f"{page}/status", status="suspended")
+    assert done.status_code == 303
+    shown = coordinator.get(page)
+    assert "is now: Suspended" in shown.text
+    assert 'badge badge-suspended">Suspended' in shown.text
+    submit(coordinator, page, f"{page}/status", status="left")
+    final = coordinator.get(page)
+    assert "nothing of it changes any more" in final.text
+    assert 'action="' + f"{page}/status" + '"' not in final.text
+    # Posting anyway is refused by the service's rule, in words.
+    token = csrf_of(final.text)
+    again = coordinator.post(f"{page}/status", data={"csrf_token": token, "status": "active"})
+    assert again.status_code == 409
+    with Session(engine) as session:
+        household = session.get(Household, staffed.late.id)
+        assert household is not None
+        assert household.status == HouseholdStatus.left
+
+
+# --- Contributions ------------------------------------------------------------------------
+
+
+def test_a_contribution_recorded_appears_once(
+    treasurer: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    base = staffed.base
+    number = staffed.late.member_number
+    # Found by its member number, as typed from a bank statement.
+    form = treasurer.get(
+        f"{base}/contributions/record", params={"member_number": number.lower(), "period": THIS}
+    )
+    assert form.status_code == 200
+    assert number in form.text
+    assert 'value="10"' in form.text  # what is still due, filled in
+    data = {
+        "csrf_token": csrf_of(form.text),
+        "form_key": form_key_of(form.text),
+        "household": str(staffed.late.id),
+        "period": THIS,
+        "amount": "10,00",
+        "method": "cash",
+        "received_on": "2026-01-05",
+    }
+    done = treasurer.post(f"{base}/contributions/record", data=data, follow_redirects=False)
+    assert done.status_code == 303
+    assert done.headers["location"].endswith(f"?period={THIS}#h-{number}")
+    listed = treasurer.get(done.headers["location"])
+    assert f"€10.00 recorded for household {number}" in listed.text
+    row = listed.text.split(f'id="h-{number}"', 1)[1].split("</tr>")[0]
+    assert "Paid" in row
+    # The same form sent again: recorded once.
+    again = treasurer.post(f"{base}/contributions/record", data=data, follow_redirects=False)
+    assert again.status_code == 303
+    paid = count(
+        engine,
+        Contribution,
+        col(Contribution.household_id) == staffed.late.id,
+        col(Contribution.period) == THIS,
+    )
+    assert paid == 1
+    # A wrong amount is said next to the field.
+    bad = submit(
+        treasurer,
+        f"{base}/contributions/record?household={staffed.late.id}&period={THIS}",
+        f"{base}/contributions/record",
+        household=str(staffed.late.id),
+        period=THIS,
+        amount="0",
+        method="cash",
+        received_on="2026-01-05",
+    )
+    assert bad.status_code == 422
+    assert 'id="f-amount-error"' in bad.text
+    unknown = treasurer.get(f"{base}/contributions/record", params={"member_number": "NOPE123"})
+    assert unknown.status_code == 404
+    assert "No household of this fund has this member number." in unknown.text
+
+
+def test_a_waiver_needs_a_reason_and_is_granted_once(
+    coordinator: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    base = staffed.base
+    form = f"{base}/contributions/waive?household={staffed.late.id}&period={THIS}"
+    action = f"{base}/contributions/waive"
+    fields = {"household": str(staffed.late.id), "period": THIS}
+    short = submit(coordinator, form, action, reason="no", **fields)
+    assert short.status_code == 422
+    assert "Say why, in 3 to 500 characters." in short.text
+    done = submit(coordinator, form, action, reason="loss of work", **fields)
+    assert done.status_code == 303
+    page = coordinator.get(done.headers["location"])
+    assert f"The contribution of household {staffed.late.member_number}" in page.text
+    assert "Waived" in page.text
+    twice = submit(coordinator, form, action, reason="illness", **fields)
+    assert twice.status_code == 409
+    assert alert_of(twice.text) == "This month is already waived for this household."
+    assert (
+        count(engine, ContributionWaiver, col(ContributionWaiver.household_id) == staffed.late.id)
+        == 1
+    )
+
+
+# --- Monthly credits and the close --------------------------------------------------------
+
+
+def test_a_dry_run_writes_nothing_and_the_run_issues(
+    treasurer: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    base = staffed.base
+    joined = add_household(engine, staffed.fund, paid=(PREVIOUS, THIS))  # after the month's run
+    issued = col(HouseholdIssuance.fund_id) == staffed.fund.id
+    logged = col(AuditEntry.fund_id) == staffed.fund.id
+    before = (count(engine, HouseholdIssuance, issued), count(engine, AuditEntry, logged))
+    dry = submit(treasurer, f"{base}/issuance", f"{base}/issuance/dry-run", period=THIS)
+    assert dry.status_code == 200
+    summary = dry.text.split('data-testid="issuance-summary"', 1)[1]
+    assert "nothing was written" in summary
+    # The households added after the month's run, and the one joining now.
+    assert re.search(r'data-testid="households-issued">4<', summary)
+    assert "Already issued for this month" in summary
+    assert (count(engine, HouseholdIssuance, issued), count(engine, AuditEntry, logged)) == before
+    # The run, from the dry run's button; sent twice, done once.
+    data = {"csrf_token": csrf_of(dry.text), "form_key": form_key_of(dry.text), "period": THIS}
+    run = treasurer.post(f"{base}/issuance/run", data=data)
+    assert run.status_code == 201
+    assert "Credits of" in run.text
+    assert re.search(r'data-testid="households-issued">4<', run.text)
+    again = treasurer.post(f"{base}/issuance/run", data=data)
+    assert again.status_code == 201
+    assert "had already been sent" in again.text
+    assert count(engine, HouseholdIssuance, issued) == before[0] + 4
+    assert count(engine, HouseholdIssuance, col(HouseholdIssuance.household_id) == joined.id) == 1
+    # A month too far ahead is refused in words.
+    far = submit(treasurer, f"{base}/issuance", f"{base}/issuance/dry-run", period="2999-01")
+    assert far.status_code == 422
+
+
+def test_closing_a_month_applies_the_rollover_policy_once(
+    treasurer: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    base = staffed.base
+    page = treasurer.get(f"{base}/close")
+    assert "Unspent credits are all kept for the next months." in page.text  # gironde: full
+    done = submit(treasurer, f"{base}/close", f"{base}/close", period=PREVIOUS)
+    assert done.status_code == 200
+    result = text_of(done.text.split('data-testid="close-result"', 1)[1].split("</section>")[0])
+    assert "is closed" in result
+    assert "Credits returned to the fund: €0.00, from 0 households." in result
+    assert f'<option value="{PREVIOUS}"' not in done.text  # no longer offered
+    again = treasurer.post(
+        f"{base}/close", data={"csrf_token": csrf_of(done.text), "period": PREVIOUS}
+    )
+    assert "was already closed" in again.text
+    assert count(engine, PeriodClose, col(PeriodClose.fund_id) == staffed.fund.id) == 1
+
+
+# --- Payouts ------------------------------------------------------------------------------
+
+
+def test_a_payout_batch_its_sepa_file_and_its_confirmation(
+    treasurer: TestClient,
+    auditor: TestClient,
+    staffed: Staffed,
+    engine: Engine,
+    people: People,
+    client: TestClient,
+) -> None:
+    base = staffed.base
+    page = treasurer.get(f"{base}/payouts")
+    data = {"csrf_token": csrf_of(page.text), "form_key": form_key_of(page.text), "minimum": ""}
+    created = treasurer.post(f"{base}/payouts", data=data, follow_redirects=False)
+    assert created.status_code == 303
+    location = created.headers["location"]
+    again = treasurer.post(f"{base}/payouts", data=data, follow_redirects=False)
+    assert again.headers["location"] == location  # once per form
+    assert count(engine, Payout, col(Payout.fund_id) == staffed.fund.id) == 1
+    batch = treasurer.get(location)
+    assert "Batch created: €212.34 to pay." in batch.text
+    assert "Épicerie n°1" in batch.text
+    # The file: the API's, valid pain.001, downloadable by any of the fund's staff.
+    sepa = auditor.get(f"{location}/sepa.xml")
+    assert sepa.status_code == 200
+    assert sepa.headers["content-type"].startswith("application/xml")
+    assert sepa.headers["content-disposition"].startswith("attachment;")
+    xmlschema.XMLSchema(str(PAIN_001)).validate(sepa.text)
+    payout_id = location.rsplit("/", 1)[1]
+    api = client.get(
+        f"/api/v1/payouts/{payout_id}/sepa.xml",
+        headers=people.as_(("treasurer", staffed.fund.id)),
+    )
+    # The same file but for its creation time and sepaxml's random payment block id.
+    moving = re.compile(rb"<(CreDtTm|PmtInfId)>[^<]*</(CreDtTm|PmtInfId)>")
+    assert moving.sub(b"", sepa.content) == moving.sub(b"", api.content)
+    ns = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
+    root = ET.fromstring(sepa.content)  # noqa: S314 (our own answer, in a test)
+    assert root.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:CtrlSum", namespaces=ns) == "212.34"
+    # Confirmed by the treasurer (an auditor has no button, and is refused).
+    assert "Confirm the batch" not in auditor.get(location).text
+    batch = treasurer.get(location)
+    confirm = treasurer.post(
+        f"{location}/confirm",
+        data={"csrf_token": csrf_of(batch.text), "form_key": form_key_of(batch.text)},
+        follow_redirects=False,
+    )
+    assert confirm.status_code == 303
+    confirmed = treasurer.get(location)
+    assert "Batch confirmed" in confirmed.text
+    assert 'data-testid="payout-status">Paid by the bank' in confirmed.text
+    with Session(engine) as session:
+        payout = session.get(Payout, uuid.UUID(payout_id))
+        assert payout is not None
+        assert payout.status == PayoutStatus.confirmed
+    # Nothing left to pay: said in words.
+    page = treasurer.get(f"{base}/payouts")
+    empty = treasurer.post(
+        f"{base}/payouts",
+        data={"csrf_token": csrf_of(page.text), "form_key": form_key_of(page.text)},
+    )
+    assert empty.status_code == 409
+    assert (
+        alert_of(empty.text) == "No outlet is owed at least this minimum: there is nothing to pay."
+    )
+
+
+def test_a_cancelled_batch_has_no_file(treasurer: TestClient, staffed: Staffed) -> None:
+    base = staffed.base
+    page = treasurer.get(f"{base}/payouts")
+    created = treasurer.post(
+        f"{base}/payouts",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "form_key": form_key_of(page.text),
+            "minimum": "100",
+        },
+        follow_redirects=False,
+    )
+    location = created.headers["location"]
+    batch = treasurer.get(location)
+    assert "Épicerie n°0" not in batch.text  # owed less than the minimum
+    cancel_key = re.findall(r'name="form_key" value="([^"]+)"', batch.text)[-1]
+    treasurer.post(
+        f"{location}/cancel",
+        data={"csrf_token": csrf_of(batch.text), "form_key": cancel_key},
+        follow_redirects=False,
+    )
+    cancelled = treasurer.get(location)
+    assert "Batch cancelled" in cancelled.text
+    assert "sepa.xml" not in cancelled.text
+    refused = treasurer.get(f"{location}/sepa.xml", follow_redirects=False)
+    assert refused.status_code == 303
+
+
+# --- Outlets ------------------------------------------------------------------------------
+
+
+def test_a_meetings_decision_and_the_file_are_recorded(
+    coordinator: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    page = f"{staffed.base}/outlets/{staffed.outlets[1]}"
+    missing = submit(coordinator, page, f"{page}/status", status="suspended", reference="")
+    assert missing.status_code == 422
+    assert "Give the reference of the meeting's minutes" in text_of(missing.text)
+    done = submit(coordinator, page, f"{page}/status", status="suspended", reference="AG 2026-05")
+    assert done.status_code == 303
+    shown = coordinator.get(page)
+    assert 'data-testid="outlet-status">Suspended' in shown.text
+    history = shown.text.split("History in this fund", 1)[1]
+    assert "Accredited → Suspended" in history
+    assert "AG 2026-05" in history
+    assert "Nadia coordinator" in history  # staff are named
+    scored = submit(
+        coordinator,
+        page,
+        f"{page}/application",
+        **{"score-accessibility": "3", "note-accessibility": "ramp"},
+    )
+    assert scored.status_code == 303
+    with Session(engine) as session:
+        standing = session.exec(
+            select(OutletFund).where(
+                col(OutletFund.outlet_id) == staffed.outlets[1],
+                col(OutletFund.fund_id) == staffed.fund.id,
+            )
+        ).one()
+        assert standing.status == OutletStatus.suspended
+        assert standing.criteria["accessibility"] == {"score": 3, "note": "ramp"}
+    bad = submit(coordinator, page, f"{page}/application", **{"score-accessibility": "9"})
+    assert bad.status_code == 422
+
+
+# --- Lists --------------------------------------------------------------------------------
+
+
+def test_a_forged_cursor_starts_the_list_again(auditor: TestClient, staffed: Staffed) -> None:
+    for path in ("/audit", "/payouts", "/contributions", "/outlets"):
+        answer = auditor.get(f"{staffed.base}{path}", params={"cursor": "not-a-cursor"})
+        assert answer.status_code == 200, path
+
+
+def test_the_audit_log_names_staff_not_members(
+    coordinator: TestClient, auditor: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    page = f"{staffed.base}/households/{staffed.late.id}"
+    submit(coordinator, page, f"{page}/status", status="suspended")
+    audit = auditor.get(f"{staffed.base}/audit").text
+    assert "Nadia coordinator" in audit
+    assert "Household changed" in audit
+    assert "status: active" in audit
