@@ -19,7 +19,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -143,10 +142,12 @@ _MOVE_BALANCE = (
 )
 
 _INSERT_POSTINGS = insert(_POSTINGS)
-_POST_TRANSACTION = text(
+# PostgreSQL: ssa_post_transaction (migration 0008), sent straight to psycopg (see
+# _post_in_one_statement). The legs go as array literals: psycopg dumps a str in C, a
+# list element by element in Python.
+_POST_TRANSACTION_SQL = (
     "SELECT account_id, balance_cents FROM ssa_post_transaction("
-    ":transaction_id, :fund_id, :kind, :period, :memo, :reverses_id, :created_at,"
-    " CAST(:account_ids AS uuid[]), CAST(:sides AS text[]), CAST(:amounts AS bigint[]))"
+    "%s, %s, %s, %s, %s, %s, %s, %s::uuid[], %s::text[], %s::bigint[])"
 )
 # What ssa_post_transaction raises (migration 0008).
 _SQLSTATE_INSUFFICIENT = "23L01"
@@ -263,41 +264,60 @@ def _post_in_one_statement(
     reverses_id: uuid.UUID | None,
 ) -> Posted:
     """PostgreSQL: the same work in one round trip, by `ssa_post_transaction` (migration
-    0008), with the same guards; its refusals become the same exceptions."""
+    0008), with the same guards; its refusals become the same exceptions.
+
+    The call goes to the session's psycopg connection directly, inside the session's
+    transaction (SQLAlchemy's execution context, result and parameter processing cost
+    as much client CPU as the rest of a transfer). Other database errors come back as
+    SQLAlchemy's exceptions, as from any statement; a lost connection is invalidated.
+    """
     transaction_id = uuid.uuid4()
+    params = (
+        transaction_id,
+        fund_id,
+        kind.value,
+        period,
+        memo,
+        reverses_id,
+        utcnow(),
+        # .hex: only UUIDs make it into the literal (32 hex digits, which uuid_in reads).
+        "{" + ",".join([leg.account_id.hex for leg in legs]) + "}",
+        "{" + ",".join([leg.side.value for leg in legs]) + "}",
+        "{" + ",".join([str(leg.amount_cents) for leg in legs]) + "}",  # ints (_check_legs)
+    )
+    driver_connection = connection.connection.driver_connection
+    dialect = connection.dialect
     try:
-        rows = connection.execute(
-            _POST_TRANSACTION,
-            {
-                "transaction_id": transaction_id,
-                "fund_id": fund_id,
-                "kind": kind.value,
-                "period": period,
-                "memo": memo,
-                "reverses_id": reverses_id,
-                "created_at": utcnow(),
-                "account_ids": [leg.account_id for leg in legs],
-                "sides": [leg.side.value for leg in legs],
-                "amounts": [leg.amount_cents for leg in legs],
-            },
-        ).all()
-    except DBAPIError as exc:
+        rows = driver_connection.execute(  # type: ignore[union-attr]
+            _POST_TRANSACTION_SQL, params, prepare=True
+        ).fetchall()
+    except dialect.loaded_dbapi.Error as exc:
         refusal = _ledger_refusal(exc)
-        if refusal is None:
-            raise
-        raise refusal from exc
+        if refusal is not None:
+            raise refusal from exc
+        invalidated = dialect.is_disconnect(exc, driver_connection, None)
+        if invalidated:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            _POST_TRANSACTION_SQL,
+            params,
+            exc,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=invalidated,
+            dialect=dialect,
+        ) from exc
     return Posted(transaction_id=transaction_id, balances={a: int(b) for a, b in rows})
 
 
-def _ledger_refusal(exc: DBAPIError) -> AccountNotFound | InsufficientBalance | None:
+def _ledger_refusal(exc: Exception) -> AccountNotFound | InsufficientBalance | None:
     """The service's exception for a refusal raised by `ssa_post_transaction`, if it is one.
 
     Its unbalanced-legs refusal (23L03) is not mapped: `_check_legs` refuses those first.
     """
-    sqlstate = getattr(exc.orig, "sqlstate", None)
+    sqlstate = getattr(exc, "sqlstate", None)
     if sqlstate not in (_SQLSTATE_INSUFFICIENT, _SQLSTATE_NOT_IN_FUND):
         return None
-    detail = json.loads(exc.orig.diag.message_detail)  # type: ignore[union-attr]
+    detail = json.loads(exc.diag.message_detail)  # type: ignore[attr-defined]
     account_id = uuid.UUID(detail["account_id"])
     if sqlstate == _SQLSTATE_NOT_IN_FUND:
         return AccountNotFound(f"Account {account_id} is not in this fund.")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session, col
 
 from ssa.funds.models import Fund
@@ -225,6 +225,40 @@ def test_a_refusal_in_a_reversal_rolls_back_to_its_savepoint(
         session.rollback()
         failed = [r for r in check_ledger(db_session=session, fund_id=fund.id) if not r.ok]
         assert failed == []
+
+
+def test_other_database_errors_come_back_as_sqlalchemys(
+    engine: Engine, fund: Fund, accounts: dict[str, uuid.UUID]
+) -> None:
+    """The call bypasses SQLAlchemy's execution: its other errors are still SQLAlchemy's
+    (the API answers a DataError with a 422; a second reversal of one transaction is an
+    IntegrityError naming reverses_id, which reverse_transaction turns into a 409)."""
+    legs = [debit(accounts["bank"], 10), credit(accounts["income"], 10)]
+    with Session(engine) as session, pytest.raises(DataError):
+        post_transaction(
+            db_session=session,
+            fund_id=fund.id,
+            kind=TransactionKind.contribution,
+            legs=legs,
+            memo="nul \x00 byte",
+        )
+    with Session(engine) as session:
+        original = post_transaction(
+            db_session=session, fund_id=fund.id, kind=TransactionKind.contribution, legs=legs
+        )
+        session.commit()
+        reversal = {
+            "db_session": session,
+            "fund_id": fund.id,
+            "kind": TransactionKind.reversal,
+            "legs": [credit(accounts["bank"], 10), debit(accounts["income"], 10)],
+            "reverses_id": original.transaction_id,
+        }
+        post_transaction(**reversal)  # type: ignore[arg-type]
+        with pytest.raises(IntegrityError) as twice:
+            post_transaction(**reversal)  # type: ignore[arg-type]
+        session.rollback()
+    assert "reverses_id" in str(twice.value.orig)
 
 
 # --- Raw SQL: the database refuses on its own --------------------------------------------
