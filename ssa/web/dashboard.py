@@ -33,7 +33,7 @@ from ssa.web.staff_common import (
 router: APIRouter = staff_router()
 
 SPANS = (6, 12, 24)
-DEFAULT_SPAN = 12
+DEFAULT_SPAN = 6
 
 
 def short_period(t: Texts, period: str) -> str:

@@ -134,7 +134,7 @@ def _issuance_page(
             desk,
             "issuance",
             choices=[{"period": p, "issued": p in issued, "closed": p in closed} for p in choices],
-            period=period or current_period(),
+            period=period or _first_to_issue(choices, issued, set(closed)),
             summary=shown,
             bank_cents=held,
             owed_cents=owed,
@@ -144,6 +144,15 @@ def _issuance_page(
         ),
         status=status,
     )
+
+
+def _first_to_issue(choices: list[str], issued: set[str], closed: set[str]) -> str:
+    """This month if it is still to issue, else next month (issued ahead of time)."""
+    now = current_period()
+    for period in (now, periods.shift(now, 1)):
+        if period in choices and period not in issued and period not in closed:
+            return period
+    return now
 
 
 def _member_numbers(db_session: Session, household_ids: list[str]) -> dict[str, str]:
