@@ -1,11 +1,11 @@
 """A fund's figures over consecutive periods, for the dashboard's charts: credits issued
 and spent in each period, and coverage and runway at the end of each period's books.
 
-Read in one pass over the fund's postings, grouped by period: a period's balances are
-the sum of the postings of that period and every earlier one; the last period of the
-series, when it is the current one, also counts what is already posted for later ones
-(next month's credits issued early), so its point is the books as they stand now, the
-figures of the fund report.
+A period's balances are the accounts' balances now, less the postings of the later
+periods (read once, grouped by period, from the window on: not the fund's whole
+history). The current period's point is the books as they stand now, next month's
+credits issued early included: the figures of the fund report. Postings without a period
+count from the start.
 """
 
 import uuid
@@ -38,6 +38,7 @@ ISSUED = ("issuance", AccountKind.household_credits.value, Side.credit.value)
 SPENT = ("payment", AccountKind.household_credits.value, Side.debit.value)
 REFUNDED = ("refund", AccountKind.household_credits.value, Side.credit.value)
 MAX_PERIODS = 36
+RATE_LOOKBACK = 12  # months before the window where the monthly rate is looked for
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,10 @@ def period_series(
     last = last or current_period()
     count = max(1, min(count, MAX_PERIODS))
     wanted = [months.shift(last, offset) for offset in range(1 - count, 1)]
+    # Only the postings of the window and after it (and of the months before it that may
+    # hold the last issuance) are read: a period's balances are today's, less what came
+    # after the period.
+    since = months.shift(wanted[0], -RATE_LOOKBACK)
     rows = (
         db_session.connection()
         .execute(
@@ -71,7 +76,7 @@ def period_series(
             )
             .join(LedgerTransaction, col(LedgerTransaction.id) == col(LedgerPosting.transaction_id))
             .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerPosting.account_id))
-            .where(col(LedgerPosting.fund_id) == fund_id)
+            .where(col(LedgerPosting.fund_id) == fund_id, col(LedgerTransaction.period) >= since)
             .group_by(
                 col(LedgerTransaction.period),
                 col(LedgerTransaction.kind),
@@ -82,29 +87,23 @@ def period_series(
         .all()
     )
     moves: dict[str, dict[tuple[str, str, str], int]] = defaultdict(lambda: defaultdict(int))
-    # Balance changes by period; a posting without a period counts from the start.
     changes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for period, transaction_kind, account_kind, side, total in rows:
-        key = str(period) if period else ""
-        moves[key][(str(transaction_kind), str(account_kind), str(side))] += int(total)
+        moves[str(period)][(str(transaction_kind), str(account_kind), str(side))] += int(total)
         kind = AccountKind(str(account_kind))
         sign = 1 if Side(str(side)) is NORMAL_SIDE[kind] else -1
-        changes[key][kind.value] += sign * int(total)
-    balances: dict[str, int] = defaultdict(int)
-    for period in sorted(p for p in changes if p < wanted[0]):
-        _add(balances, changes[period])
+        changes[str(period)][kind.value] += sign * int(total)
+    today = _balances_now(db_session, fund_id)
     now = current_period()
     points = []
     rate = _latest_rate(moves, before=wanted[0])
     for period in wanted:
-        _add(balances, changes.get(period, {}))
-        held, owed = balances[AccountKind.bank.value], _owed(balances)
-        if period == last and last >= now:
-            later: dict[str, int] = defaultdict(int)
-            for other in (p for p in changes if p > last):
-                _add(later, changes[other])
-            held += later[AccountKind.bank.value]
-            owed += _owed(later)
+        balances = dict(today)
+        if period < now or period < last:  # the books at the end of a past period
+            for later in (p for p in changes if p > period):
+                for name, cents in changes[later].items():
+                    balances[name] = balances.get(name, 0) - cents
+        held, owed = balances.get(AccountKind.bank.value, 0), _owed(balances)
         issued = moves.get(period, {}).get(ISSUED, 0)
         rate = issued or rate
         points.append(
@@ -122,9 +121,18 @@ def period_series(
     return points
 
 
-def _add(balances: dict[str, int], changes: dict[str, int]) -> None:
-    for kind, cents in changes.items():
-        balances[kind] += cents
+def _balances_now(db_session: Session, fund_id: uuid.UUID) -> dict[str, int]:
+    """The fund's balances by account kind, as the accounts hold them now."""
+    rows = (
+        db_session.connection()
+        .execute(
+            select(col(LedgerAccount.kind), func.sum(col(LedgerAccount.balance_cents)))
+            .where(col(LedgerAccount.fund_id) == fund_id)
+            .group_by(col(LedgerAccount.kind))
+        )
+        .all()
+    )
+    return {str(kind): int(total) for kind, total in rows}
 
 
 def _owed(balances: dict[str, int]) -> int:

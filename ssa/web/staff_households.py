@@ -76,11 +76,6 @@ def _household(db_session: Session, desk: Desk, household_id: uuid.UUID) -> Hous
     return household
 
 
-def _names(db_session: Session, household_id: uuid.UUID) -> str:
-    persons = service.current_persons(db_session, household_id)
-    return ", ".join(sorted({p.family_name for p in persons}))
-
-
 # --- Search and list ------------------------------------------------------------------
 
 
@@ -110,17 +105,19 @@ def households(
         limit=PAGE_SIZE + 1,
         after_member_number=str(after[0]) if after else None,
     )
-    items = [
-        {
-            "id": household.id,
-            "member_number": household.member_number,
-            "names": _names(db_session, household.id),
-            "persons": len(service.current_persons(db_session, household.id)),
-            "status": label(t, HOUSEHOLD_STATUSES, household.status),
-            "status_code": str(household.status),
-        }
-        for household in rows[:PAGE_SIZE]
-    ]
+    items = []
+    for household in rows[:PAGE_SIZE]:
+        persons = service.current_persons(db_session, household.id)
+        items.append(
+            {
+                "id": household.id,
+                "member_number": household.member_number,
+                "names": ", ".join(sorted({p.family_name for p in persons})),
+                "persons": len(persons),
+                "status": label(t, HOUSEHOLD_STATUSES, household.status),
+                "status_code": str(household.status),
+            }
+        )
     next_cursor = (
         encode_cursor(rows[PAGE_SIZE - 1].member_number) if len(rows) > PAGE_SIZE else None
     )

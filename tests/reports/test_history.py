@@ -47,6 +47,9 @@ def test_each_period_has_the_report_figures_and_the_last_is_now(engine: Engine) 
     assert series[-1].bank_cents == now.bank_cents
     assert series[-1].coverage_ratio == now.coverage_ratio
     assert series[-1].runway_periods == now.runway_periods
+    with Session(engine) as session:
+        (alone,) = period_series(db_session=session, fund_id=fund.id, last=THIS, count=1)
+    assert alone == series[-1]  # earlier months count through today's balances
     # The month before: this month's and next month's credits not yet owed.
     before = series[-2]
     assert before.owed_cents == before.issued_cents  # only its own credits, unspent
