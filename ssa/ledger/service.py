@@ -149,6 +149,7 @@ _POST_TRANSACTION_SQL = (
     "SELECT account_id, balance_cents FROM ssa_post_transaction("
     "%s, %s, %s, %s, %s, %s, %s, %s::uuid[], %s::text[], %s::bigint[])"
 )
+_CURSOR_KEY = "ssa_post_transaction_cursor"
 # What ssa_post_transaction raises (migration 0008).
 _SQLSTATE_INSUFFICIENT = "23L01"
 _SQLSTATE_NOT_IN_FUND = "23L02"
@@ -285,12 +286,18 @@ def _post_in_one_statement(
         "{" + ",".join([leg.side.value for leg in legs]) + "}",
         "{" + ",".join([str(leg.amount_cents) for leg in legs]) + "}",  # ints (_check_legs)
     )
-    driver_connection = connection.connection.driver_connection
+    pooled = connection.connection
+    driver_connection = pooled.driver_connection
     dialect = connection.dialect
     try:
-        rows = driver_connection.execute(  # type: ignore[union-attr]
-            _POST_TRANSACTION_SQL, params, prepare=True
-        ).fetchall()
+        # One cursor per connection, kept with it in the pool (its `info` is cleared
+        # when the connection is invalidated): a new psycopg cursor per call costs more
+        # than the call's own Python work.
+        cursor = pooled.info.get(_CURSOR_KEY)
+        if cursor is None or cursor.closed:
+            cursor = pooled.info[_CURSOR_KEY] = driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(_POST_TRANSACTION_SQL, params, prepare=True)
+        rows = cursor.fetchall()
     except dialect.loaded_dbapi.Error as exc:
         refusal = _ledger_refusal(exc)
         if refusal is not None:
