@@ -1,19 +1,27 @@
 """Demo data: a Gironde-like installation to try ssa on (`ssa demo`, run by `make run`).
 
-Four local funds with the Gironde preset, 193 households (about 400 persons) of
-realistic sizes and resources, their contributions for the previous and the current
-period, a grant per fund, a PIN per household, the current period's credits issued,
-and logins for staff and a few household members. Outlets of every category in every
-fund (most accredited by an assembly on the fund's criteria, a few applicants, one
-suspended per fund; a market stall accredited by two funds), a manager, a cashier and
-a till terminal for that stall, and the current month's payments so far, with a few
-refunds. The assembly: in every fund a vote that accredited an outlet last week and an
-open vote with some ballots cast, and a committee drawn by lot in Haute-Gironde (its
-open vote is the committee's). Everything goes through the services, as the API
-would; the data is drawn from a fixed seed, so every load looks the same. Loading again
-changes nothing: it only prints the outlets, the assembly's votes, the till terminal's
-client id and the logins (the terminal's
-secret is shown once, on the first load, as the API does; only its hash is kept).
+Four local funds with the Gironde preset, opened five months ago with a grant each, and
+193 households (about 400 persons) of realistic sizes and resources, who joined over
+those months; a PIN per household, and logins for staff and a few household members.
+Outlets of every category in every fund (most accredited by an assembly on the fund's
+criteria, a few applicants, one suspended per fund; a market stall accredited by two
+funds), a manager, a cashier and a till terminal for that stall. The funds' past months,
+each step through the services on its day (the clock set with `ssa.timeutil.clock_at`):
+the month's credits issued (`issue_period`, in month order, and again for the month's
+newcomers), the contributions received (a few late or unpaid, a waiver now and then),
+the payments taken (`charge_household`: most households spend most of their credits, one
+demo member all of them), the month closed with the fund's rollover policy at the start
+of the next (all but last month, left for the staff to close): the staff's dashboard
+and reports have a history. Then this month, on today's clock: the newcomers, the
+contributions so far, this month's credits, the payments so far and a few refunds. The
+assembly: in every fund a vote that accredited an outlet last week and an open vote with
+some ballots cast, and a committee drawn by lot in Haute-Gironde (its open vote is the
+committee's). Everything goes through the services, as the API would; the data is drawn
+from a fixed seed (the past months from their own), so every load looks the same: this
+month's households, logins, outlets and votes are those drawn before the past months
+were added. Loading again changes nothing: it only prints the outlets, the assembly's
+votes, the till terminal's client id and the logins (the terminal's secret is shown
+once, on the first load, as the API does; only its hash is kept).
 """
 
 import random
@@ -39,6 +47,7 @@ from ssa.households.models import ContributionMethod, Household, Person
 from ssa.households.schemas import AddressIn, DeclaredIn, HouseholdIn, PersonIn
 from ssa.households.service import register, set_pin
 from ssa.issuance import periods
+from ssa.issuance.close import close_period
 from ssa.issuance.service import IssuanceSummary, issue_period
 from ssa.ledger.models import LedgerAccount
 from ssa.outlets import schemas as outlet_schemas
@@ -47,7 +56,7 @@ from ssa.outlets.service import apply, create_terminal, register_outlet, set_sta
 from ssa.payments.models import Payment, Refund
 from ssa.payments.service import accredited_standing, charge_household, refund
 from ssa.settings import Settings, get_settings
-from ssa.timeutil import utcnow
+from ssa.timeutil import clock_at, utcnow
 
 SEED = 2024  # the year of the Gironde pilot
 ACTOR = "system:demo"
@@ -121,14 +130,37 @@ UNPAID = {"bordeaux": 2, "libourne": 1, "haute-gironde": 1, "sud-gironde": 1}
 WAIVED = {"bordeaux": 2, "libourne": 1, "haute-gironde": 0, "sud-gironde": 0}
 NEW = {"bordeaux": 3, "libourne": 2, "haute-gironde": 1, "sud-gironde": 1}
 
+# The funds' history: they opened HISTORY_MONTHS months before this one, and by the end of
+# each of those months this share of their households (other than this month's
+# newcomers) had joined, on one of the month's first JOIN_DAYS days.
+HISTORY_MONTHS = 5
+JOINED_BY = (0.4, 0.6, 0.75, 0.9, 1.0)
+JOIN_DAYS = 20
+# In each past month before the last: the households that paid late (after the 15th) or
+# not at all, the chance that a fund waived one household's month, those who did not
+# shop, and the share of their credits the others spent.
+PAST_LATE = 0.04
+PAST_UNPAID = 0.015
+PAST_WAIVER = 0.15
+PAST_WAIVER_REASONS = (
+    "Hospitalisation : exonération d'un mois",
+    "Perte d'emploi : exonération d'un mois",
+    "Sinistre au logement : exonération d'un mois",
+)
+PAST_IDLE = 0.05
+PAST_SPENT = (0.6, 0.95)
+PAST_BASKET = (2000, 12000)  # a past month's payments, in cents: the weekly shop and more
+
 # Staff of the Bordeaux fund: (email, display name, role).
 STAFF = (
     (f"coordination.bordeaux@{EMAIL_DOMAIN}", "Nadia Benali", Role.coordinator),
     (f"tresorerie.bordeaux@{EMAIL_DOMAIN}", "Julien Lacoste", Role.treasurer),
     (f"audit.bordeaux@{EMAIL_DOMAIN}", "Hélène Darrieux", Role.auditor),
 )
-# The household members of Bordeaux who get a login, by household size.
+# The household members of Bordeaux who get a login, by household size; the one of
+# SPENDS_ALL_SIZE spends all its credits every month (no credits left this month).
 MEMBER_SIZES = (1, 2, 4)
+SPENDS_ALL_SIZE = 1
 
 FEMALE = [
     "Camille",
@@ -799,9 +831,14 @@ class _Draft:
     size: int
     payment: str = "both"  # both | late | unpaid | waived | new
     member_login: bool = False
+    spends_all: bool = False  # spends all its credits every month (the demo's "none left")
     household_in: HouseholdIn | None = None
     household_id: uuid.UUID | None = None
     emails: list[str] = field(default_factory=list)
+    pin: str = ""
+    joined: date | None = None
+    method: ContributionMethod = ContributionMethod.transfer
+    paid: list[tuple[str, date]] = field(default_factory=list)  # (period, received on)
 
 
 def load_demo(*, db_session: Session, settings: Settings | None = None) -> list[str]:
@@ -820,65 +857,51 @@ def load_demo(*, db_session: Session, settings: Settings | None = None) -> list[
             *_login_lines(db_session),
         ]
     rng = random.Random(SEED)
+    history = random.Random(SEED + 7)  # the past months: drawn apart from this month's
     today = utcnow().astimezone(FUND_TIMEZONE).date()
     period = current_period()
     previous = periods.shift(period, -1)
+    opened = periods.shift(period, -HISTORY_MONTHS)
+    past = [periods.shift(opened, back) for back in range(HISTORY_MONTHS)]
     drafts = _plan(rng)
     lines = [f"demo: Gironde-like installation, period {period}"]
     totals: Counter[str] = Counter()
     funds: dict[str, uuid.UUID] = {}
-    for demo_fund in DEMO_FUNDS:
-        fund = create_fund(
-            db_session=db_session,
-            slug=demo_fund.slug,
-            name=demo_fund.name,
-            iban=demo_fund.iban,
-            actor=ACTOR,
-        )
-        funds[demo_fund.slug] = fund.id
-        policy = policy_for(db_session=db_session, fund_id=fund.id, period=period)
-        record_grant(
-            db_session=db_session,
-            fund_id=fund.id,
-            funder=FUNDER,
-            amount_cents=demo_fund.grant_cents,
-            received_on=periods.first_day(previous),
-            reference=f"Convention SSA {previous[:4]}",
-            actor=ACTOR,
-        )
-        persons = 0
-        for draft in drafts[demo_fund.slug]:
-            draft.household_in = _household(rng, draft, demo_fund, policy, period, today)
-            persons += draft.size
-            joined = (
-                periods.first_day(period)
-                if draft.payment == "new"
-                else periods.first_day(previous) + timedelta(days=rng.randrange(20))
+    # The funds opened on the first day of `opened`, with the Département's grant.
+    with clock_at(_at(periods.first_day(opened), 9)):
+        for demo_fund in DEMO_FUNDS:
+            fund = create_fund(
+                db_session=db_session,
+                slug=demo_fund.slug,
+                name=demo_fund.name,
+                iban=demo_fund.iban,
+                actor=ACTOR,
             )
-            household, _tokens = register(
+            funds[demo_fund.slug] = fund.id
+            record_grant(
                 db_session=db_session,
                 fund_id=fund.id,
-                household_in=draft.household_in,
-                actor=ACTOR,
-                settings=settings,
-                today=joined,
-            )
-            draft.household_id = household.id
-            pin = MEMBER_PIN if draft.member_login else f"{rng.randrange(10_000):04d}"
-            set_pin(
-                db_session=db_session,
-                household=household,
-                pin=pin,
-                settings=settings,
+                funder=FUNDER,
+                amount_cents=demo_fund.grant_cents,
+                received_on=periods.first_day(opened),
+                reference=f"Convention SSA {opened[:4]}",
                 actor=ACTOR,
             )
-            _pay(rng, db_session, fund.id, household, draft, joined, previous, period, today)
-        summary = issue_period(db_session=db_session, fund_id=fund.id, period=period, actor=ACTOR)
-        households = len(drafts[demo_fund.slug])
-        totals.update(households=households, persons=persons, issued=summary.households_issued)
-        lines.append(_fund_line(demo_fund, households, persons, summary))
-    _users(db_session, drafts["bordeaux"])
-    till_outlet_id = _outlets(rng, db_session, funds, period)
+    # Every household drawn first (the same draws, in the same order, as ever), then
+    # the outlets: the households' names, PINs and payments this month stay the same.
+    for demo_fund in DEMO_FUNDS:
+        policy = policy_for(db_session=db_session, fund_id=funds[demo_fund.slug], period=period)
+        joins = _join_days(history, drafts[demo_fund.slug], past)
+        for draft, joined in zip(drafts[demo_fund.slug], joins, strict=True):
+            draft.household_in = _household(rng, draft, demo_fund, policy, period, today)
+            if joined is None:
+                draft.joined = periods.first_day(period)
+            else:
+                rng.randrange(20)  # the draw of the joining day when all joined last month
+                draft.joined = joined
+            draft.pin = MEMBER_PIN if draft.member_login else f"{rng.randrange(10_000):04d}"
+            _pay(rng, draft, previous, period, today)
+    till_outlet_id = _outlets(rng, db_session, funds, period, opened)
     staff = _outlet_staff(db_session, till_outlet_id)
     till, secret = create_terminal(
         db_session=db_session,
@@ -887,6 +910,47 @@ def load_demo(*, db_session: Session, settings: Settings | None = None) -> list[
         actor=ACTOR,
         request_id=None,
     )
+    # The past months, one after the other, as the funds lived them.
+    closed = 0
+    for month in past:
+        for demo_fund in DEMO_FUNDS:
+            fund_id, fund_drafts = funds[demo_fund.slug], drafts[demo_fund.slug]
+            closes, issued_on = _past_month(
+                history,
+                db_session,
+                fund_id,
+                fund_drafts,
+                month,
+                settings,
+                first_month=month == opened,
+                last_month=month == previous,
+            )
+            closed += closes
+            _past_payments(history, db_session, fund_id, fund_drafts, month, issued_on, till)
+    # This month: the newcomers, the contributions so far, and this month's credits.
+    for demo_fund in DEMO_FUNDS:
+        fund_id = funds[demo_fund.slug]
+        persons = 0
+        for draft in drafts[demo_fund.slug]:
+            persons += draft.size
+            if draft.payment == "new":
+                _join(db_session, fund_id, draft, settings)
+            _contributions(db_session, fund_id, draft, period)
+            if draft.payment == "waived":
+                assert draft.household_id is not None
+                waive(
+                    db_session=db_session,
+                    fund_id=fund_id,
+                    household_id=draft.household_id,
+                    period=period,
+                    reason="Perte d'emploi : exonération d'un mois",
+                    actor=ACTOR,
+                )
+        summary = issue_period(db_session=db_session, fund_id=fund_id, period=period, actor=ACTOR)
+        households = len(drafts[demo_fund.slug])
+        totals.update(households=households, persons=persons, issued=summary.households_issued)
+        lines.append(_fund_line(demo_fund, households, persons, summary))
+    _users(db_session, drafts["bordeaux"])
     _payments(rng, db_session, drafts, funds, period, till, staff)
     _assembly(db_session, funds, settings)
     lines.insert(
@@ -895,6 +959,12 @@ def load_demo(*, db_session: Session, settings: Settings | None = None) -> list[
         f" {totals['persons']} persons; credits of {period} issued to"
         f" {totals['issued']} households",
     )
+    lines.insert(
+        2,
+        f"  funds opened in {opened}: credits issued and spent every month since, months"
+        f" {past[0]} to {periods.shift(previous, -1)} closed ({closed} closes), {previous}"
+        " left to close",
+    )
     return [
         *lines,
         *_outlet_lines(db_session, period),
@@ -902,6 +972,217 @@ def load_demo(*, db_session: Session, settings: Settings | None = None) -> list[
         *_assembly_lines(db_session),
         *_login_lines(db_session),
     ]
+
+
+# --- The past months ------------------------------------------------------------------
+
+
+def _at(day: date, hour: int, minute: int = 0) -> datetime:
+    """A moment of `day` in the funds' time zone."""
+    return datetime.combine(day, time(hour, minute), FUND_TIMEZONE)
+
+
+def _join_days(rng: random.Random, drafts: list[_Draft], past: list[str]) -> list[date | None]:
+    """The day each household joined (None: this month's newcomers): the fund grew over
+    its first months, the households of the list in its order, so that the member
+    numbers follow the list."""
+    waiting = [d for d in drafts if d.payment != "new"]
+    months = [
+        past[next(i for i, s in enumerate(JOINED_BY) if (index + 0.5) / len(waiting) <= s)]
+        for index in range(len(waiting))
+    ]
+    days = iter(
+        sorted(periods.first_day(m) + timedelta(days=rng.randrange(JOIN_DAYS)) for m in months)
+    )
+    return [None if d.payment == "new" else next(days) for d in drafts]
+
+
+def _join(db_session: Session, fund_id: uuid.UUID, draft: _Draft, settings: Settings) -> None:
+    """Register the household on the day it joined, with its PIN."""
+    assert draft.household_in is not None
+    assert draft.joined is not None
+    household, _tokens = register(
+        db_session=db_session,
+        fund_id=fund_id,
+        household_in=draft.household_in,
+        actor=ACTOR,
+        settings=settings,
+        today=draft.joined,
+    )
+    draft.household_id = household.id
+    set_pin(
+        db_session=db_session, household=household, pin=draft.pin, settings=settings, actor=ACTOR
+    )
+
+
+def _contributions(db_session: Session, fund_id: uuid.UUID, draft: _Draft, month: str) -> None:
+    """Record what the household paid for `month`, on the day it was received."""
+    household = db_session.get(Household, draft.household_id)
+    assert household is not None
+    for paid, received in draft.paid:
+        if paid != month:
+            continue
+        record_contribution(
+            db_session=db_session,
+            fund_id=fund_id,
+            household_id=household.id,
+            period=paid,
+            amount_cents=household.chosen_contribution_cents,
+            method=draft.method,
+            received_on=received,
+            actor=ACTOR,
+        )
+
+
+def _past_month(
+    rng: random.Random,
+    db_session: Session,
+    fund_id: uuid.UUID,
+    drafts: list[_Draft],
+    month: str,
+    settings: Settings,
+    *,
+    first_month: bool,
+    last_month: bool,
+) -> tuple[int, date]:
+    """One past month of a fund, through the services, each on its day: the month before
+    closed with the fund's rollover policy (on the 1st, at 6), the month's credits issued
+    (at 7), the newcomers registered, the contributions received (a few late, a few
+    unpaid, a waiver now and then), the newcomers' credits issued the day after the last
+    joined. Last month's contributions are those drawn with this month's (`_pay`), and
+    last month is left for the staff to close. Return the number of months closed (0 or
+    1) and the day the newcomers' credits were issued.
+
+    The clock is set (`clock_at`) to each step's moment: within these steps, `utcnow`
+    and `current_period` are that moment's, not today's."""
+    first = periods.first_day(month)
+    closed = 0
+    if not first_month:
+        with clock_at(_at(first, 6)):
+            close_period(
+                db_session=db_session, fund_id=fund_id, period=periods.shift(month, -1), actor=ACTOR
+            )
+        closed = 1
+    with clock_at(_at(first, 7)):
+        issue_period(db_session=db_session, fund_id=fund_id, period=month, actor=ACTOR)
+    members = [d for d in drafts if d.household_id is not None]
+    newcomers = [
+        d for d in drafts if d.household_id is None and d.joined and d.joined <= _last(month)
+    ]
+    for draft in newcomers:
+        assert draft.joined is not None
+        with clock_at(_at(draft.joined, 10, rng.randrange(60))):
+            _join(db_session, fund_id, draft, settings)
+        if not last_month:
+            draft.paid.append((month, draft.joined))
+    waiver = None
+    if members and not last_month and rng.random() < PAST_WAIVER:
+        waiver = rng.choice(members)
+    for draft in members:
+        if draft is waiver:
+            with clock_at(_at(first + timedelta(days=rng.randrange(2, 8)), 15)):
+                assert draft.household_id is not None
+                waive(
+                    db_session=db_session,
+                    fund_id=fund_id,
+                    household_id=draft.household_id,
+                    period=month,
+                    reason=rng.choice(PAST_WAIVER_REASONS),
+                    actor=ACTOR,
+                )
+            continue
+        chance = rng.random()
+        if chance < PAST_UNPAID:
+            continue
+        late = chance < PAST_UNPAID + PAST_LATE
+        received = first + timedelta(days=rng.randrange(15, 26) if late else rng.randrange(9))
+        if not last_month:
+            draft.paid.append((month, received))
+    for draft in [*newcomers, *members]:
+        if any(paid == month for paid, _ in draft.paid):
+            received = next(day for paid, day in draft.paid if paid == month)
+            with clock_at(_at(received, 12, rng.randrange(60))):
+                _contributions(db_session, fund_id, draft, month)
+    issued_on = first
+    if newcomers:
+        issued_on = max(d.joined for d in newcomers if d.joined is not None) + timedelta(days=1)
+        with clock_at(_at(issued_on, 7)):
+            issue_period(db_session=db_session, fund_id=fund_id, period=month, actor=ACTOR)
+    return closed, issued_on
+
+
+def _last(month: str) -> date:
+    return periods.first_day(month) + timedelta(days=periods.days_in(month) - 1)
+
+
+def _past_payments(
+    rng: random.Random,
+    db_session: Session,
+    fund_id: uuid.UUID,
+    drafts: list[_Draft],
+    month: str,
+    issued_on: date,
+    till: OAuthClient,
+) -> None:
+    """A past month's payments: most households spend most of their credits (what is
+    left carries over, or not, as the rollover policy says), a few do not shop that
+    month; one of the demo members spends them all, every month. Each payment is taken
+    through the payment service, dated in the month."""
+    outlets = list(
+        db_session.exec(
+            select(OutletFund.outlet_id)
+            .join(Outlet, col(Outlet.id) == col(OutletFund.outlet_id))
+            .where(col(OutletFund.fund_id) == fund_id, col(OutletFund.status) == ACCREDITED.value)
+            .order_by(col(Outlet.name))
+        ).all()
+    )
+    weights = [5 if outlet_id == till.outlet_id else 1 for outlet_id in outlets]
+    standings: dict[uuid.UUID, OutletFund] = {}  # the outlets' standings in the fund
+    end = _at(_last(month), 19)
+    for draft in drafts:
+        if draft.household_id is None:
+            continue
+        household = db_session.get(Household, draft.household_id)
+        assert household is not None
+        assert draft.joined is not None
+        balance = db_session.exec(
+            select(LedgerAccount.balance_cents).where(col(LedgerAccount.id) == household.account_id)
+        ).one()
+        if balance < 500 or (not draft.spends_all and rng.random() < PAST_IDLE):
+            continue
+        left = balance if draft.spends_all else int(balance * rng.uniform(*PAST_SPENT)) // 5 * 5
+        amounts = []
+        while left >= 500:
+            basket = rng.randrange(PAST_BASKET[0], PAST_BASKET[1] + 1, 5)
+            amounts.append(_payable(basket, left, PAST_BASKET[1]))
+            left -= amounts[-1]
+        newcomer = draft.joined >= periods.first_day(month)  # credited with the newcomers
+        start = _at(issued_on if newcomer else periods.first_day(month), 8)
+        span = (end - start).total_seconds()
+        moments = sorted(
+            _opening(rng, start + timedelta(seconds=rng.uniform(0, span))) for _ in amounts
+        )
+        for moment, amount in zip(moments, amounts, strict=True):
+            outlet_id = rng.choices(outlets, weights)[0]
+            at_till = outlet_id == till.outlet_id
+            if outlet_id not in standings:  # checked once a month per outlet
+                standings[outlet_id] = accredited_standing(db_session, household, outlet_id)
+            with clock_at(moment):
+                charge_household(
+                    db_session,
+                    household=household,
+                    standing=standings[outlet_id],
+                    amount_cents=amount,
+                    reference=f"Ticket {rng.randrange(1000, 10000)}" if at_till else None,
+                    taken_by=f"client:{till.client_id}" if at_till else ACTOR,
+                    now=moment,
+                )
+
+
+def _opening(rng: random.Random, moment: datetime) -> datetime:
+    """The moment's day, in opening hours (8:00 to 19:59)."""
+    local = moment.astimezone(FUND_TIMEZONE)
+    return _at(local.date(), rng.randint(8, 19), rng.randrange(60)).astimezone(UTC)
 
 
 # --- Drawing the households -----------------------------------------------------------
@@ -921,6 +1202,7 @@ def _plan(rng: random.Random) -> dict[str, list[_Draft]]:
             for size in MEMBER_SIZES:
                 chosen = next(d for d in drafts if d.size == size and not d.member_login)
                 chosen.member_login = True
+                chosen.spends_all = size == SPENDS_ALL_SIZE
                 logins.append(chosen)
         others = [d for d in drafts if not d.member_login]
         picked = rng.sample(
@@ -1050,20 +1332,10 @@ def _ascii(name: str) -> str:
     return "".join(c for c in plain if c.isalnum())
 
 
-def _pay(
-    rng: random.Random,
-    db_session: Session,
-    fund_id: uuid.UUID,
-    household: Household,
-    draft: _Draft,
-    joined: date,
-    previous: str,
-    period: str,
-    today: date,
-) -> None:
-    """Record what the household paid for the previous and the current period."""
-    method = rng.choice(list(ContributionMethod))
-    due = household.chosen_contribution_cents
+def _pay(rng: random.Random, draft: _Draft, previous: str, period: str, today: date) -> None:
+    """Draw what the household paid for the previous and the current period, and when."""
+    assert draft.joined is not None
+    draft.method = rng.choice(list(ContributionMethod))
     paid_periods = {
         "both": (previous, period),
         "late": (previous,),
@@ -1073,28 +1345,20 @@ def _pay(
     }[draft.payment]
     for paid in paid_periods:
         if paid == previous:
-            received = max(joined, periods.first_day(previous) + timedelta(days=rng.randrange(25)))
+            start = periods.first_day(previous) + timedelta(days=rng.randrange(25))
+            received = max(draft.joined, start)
         else:
             received = periods.first_day(period) + timedelta(days=rng.randrange(today.day))
-        record_contribution(
-            db_session=db_session,
-            fund_id=fund_id,
-            household_id=household.id,
-            period=paid,
-            amount_cents=due,
-            method=method,
-            received_on=received,
-            actor=ACTOR,
-        )
-    if draft.payment == "waived":
-        waive(
-            db_session=db_session,
-            fund_id=fund_id,
-            household_id=household.id,
-            period=period,
-            reason="Perte d'emploi : exonération d'un mois",
-            actor=ACTOR,
-        )
+        draft.paid.append((paid, received))
+
+
+def _payable(amount: int, left: int, most: int = 6000) -> int:
+    """`amount` (at most `most`), or less, so that what is left is nothing or at least
+    5 EUR: no payment is below 5 EUR."""
+    amount = min(amount, left)
+    if 0 < left - amount < 500:
+        amount = left if left <= most else left - 500
+    return amount
 
 
 def _fund_line(demo_fund: DemoFund, households: int, persons: int, summary: IssuanceSummary) -> str:
@@ -1147,7 +1411,11 @@ def _scores(rng: random.Random, criteria: list[str], status: OutletStatus) -> di
 
 
 def _outlets(
-    rng: random.Random, db_session: Session, funds: dict[str, uuid.UUID], period: str
+    rng: random.Random,
+    db_session: Session,
+    funds: dict[str, uuid.UUID],
+    period: str,
+    opened: str,
 ) -> uuid.UUID:
     """Register the outlets, file their applications, record the assemblies' decisions;
     return the till stall's id."""
@@ -1157,10 +1425,10 @@ def _outlets(
         )
         for slug, fund_id in funds.items()
     }
-    # Each fund's assembly accredited its outlets two months ago, on its own Saturday,
-    # and suspended one last month.
+    # Each fund's founding assembly accredited its outlets the month before the fund
+    # opened, on its own Saturday; its assembly suspended one last month.
     accredited_on = {
-        d.slug: _saturday(periods.shift(period, -2), i) for i, d in enumerate(DEMO_FUNDS)
+        d.slug: _saturday(periods.shift(opened, -1), i) for i, d in enumerate(DEMO_FUNDS)
     }
     suspended_on = {
         d.slug: _saturday(periods.shift(period, -1), i) for i, d in enumerate(DEMO_FUNDS)
@@ -1287,7 +1555,7 @@ def _payments(
                     col(LedgerAccount.id) == household.account_id
                 )
             ).one()
-            if balance < 500 or rng.random() < 0.12:  # some have not shopped yet
+            if balance < 500 or (rng.random() < 0.12 and not draft.spends_all):  # not shopped yet
                 continue
             for moment in sorted(_moment(rng, start, now) for _ in range(rng.randint(1, 6))):
                 if balance < 500:
@@ -1300,14 +1568,30 @@ def _payments(
                     taken_by = f"client:{till.client_id}"
                 else:
                     taken_by = f"user:{staff[Role.cashier]}"
+                amount = rng.randrange(500, 6001, 5)
                 charged = charge_household(
                     db_session,
                     household=household,
                     standing=accredited_standing(db_session, household, outlet_id),
-                    amount_cents=min(rng.randrange(500, 6001, 5), balance),
+                    amount_cents=_payable(amount, balance)
+                    if draft.spends_all
+                    else min(amount, balance),
                     reference=f"Ticket {rng.randrange(1000, 10000)}" if at_till else None,
                     taken_by=taken_by,
                     now=moment,
+                )
+                balance = charged.remaining_cents
+                taken.append(charged.payment)
+            while draft.spends_all and balance >= 500:  # all of it, this month too
+                outlet_id = rng.choices(outlets, weights)[0]
+                charged = charge_household(
+                    db_session,
+                    household=household,
+                    standing=accredited_standing(db_session, household, outlet_id),
+                    amount_cents=_payable(rng.randrange(500, 6001, 5), balance),
+                    reference=None,
+                    taken_by=ACTOR if outlet_id != till.outlet_id else f"client:{till.client_id}",
+                    now=_moment(rng, start, now),
                 )
                 balance = charged.remaining_cents
                 taken.append(charged.payment)

@@ -13,13 +13,15 @@ from stdnum.fr import siret
 
 from ssa.app import create_app
 from ssa.db import make_engine, unit_of_work
-from ssa.demo import DEMO_FUNDS, MEMBER_PIN, PASSWORD, load_demo
+from ssa.demo import DEMO_FUNDS, HISTORY_MONTHS, MEMBER_PIN, PASSWORD, load_demo
 from ssa.funds.models import Fund
 from ssa.funds.service import current_period
-from ssa.households.models import Household, Person
+from ssa.households.models import Contribution, ContributionWaiver, Household, Person
 from ssa.households.service import pin_matches
-from ssa.issuance.models import HouseholdIssuance
+from ssa.issuance import periods
+from ssa.issuance.models import HouseholdIssuance, PeriodClose
 from ssa.ledger.check import check_ledger
+from ssa.ledger.models import LedgerAccount
 from ssa.outlets.models import (
     Outlet,
     OutletCategory,
@@ -28,6 +30,7 @@ from ssa.outlets.models import (
     OutletStatusChange,
 )
 from ssa.payments.models import Payment, Refund
+from ssa.reports.history import period_series
 from ssa.settings import Settings
 from ssa.timeutil import utcnow
 
@@ -97,6 +100,7 @@ def test_demo_loads_a_gironde_like_installation_once(
             _check_outlets(session, funds)
             _check_payments(session, period)
             _check_assembly(session, funds)
+            _check_history(session, funds, period)
             results = check_ledger(db_session=session)
             assert all(r.ok for r in results), [r for r in results if not r.ok]
             before = _counts(session)
@@ -144,13 +148,15 @@ def test_demo_loads_a_gironde_like_installation_once(
             app.state.engine.dispose()
 
         with Session(engine) as session:
-            for what in members.values():
+            for email, what in members.items():
                 number = re.search(r"household (\S+)", what)
                 assert number is not None
                 household = session.exec(
                     select(Household).where(col(Household.member_number) == number.group(1))
                 ).one()
                 assert pin_matches(settings.secret_key, household, MEMBER_PIN)
+                if email.startswith("louis.martin@"):  # the README's: no credits left
+                    assert session.get(LedgerAccount, household.account_id).balance_cents == 0
                 assert session.exec(
                     select(HouseholdIssuance).where(
                         col(HouseholdIssuance.household_id) == household.id,
@@ -206,12 +212,19 @@ def _check_outlets(session: Session, funds: Sequence[Fund]) -> None:
 
 def _check_payments(session: Session, period: str) -> None:
     """Payments of the period in every fund, only at outlets accredited by the payer's
-    fund, of 5 to 60 EUR, in the period so far; a few refunds."""
-    payments = session.exec(select(Payment)).all()
+    fund, of 5 to 60 EUR (up to 120 EUR in the past months), in the period so far or in
+    the past months, dated in their month; a few refunds, this month."""
+    everything = session.exec(select(Payment)).all()
+    opened = periods.shift(period, -HISTORY_MONTHS)
+    assert {p.period for p in everything} == {
+        periods.shift(opened, back) for back in range(HISTORY_MONTHS + 1)
+    }
+    assert all(p.created_at <= utcnow() for p in everything)
+    assert all(current_period(p.created_at) == p.period for p in everything)
+    assert all(500 <= p.amount_cents <= 12000 for p in everything)
+    payments = [p for p in everything if p.period == period]
     assert {p.fund_id for p in payments} == set(session.exec(select(Fund.id)).all())
-    assert all(p.period == period for p in payments)
     assert all(500 <= p.amount_cents <= 6000 for p in payments)
-    assert all(p.created_at <= utcnow() for p in payments)
     accredited = set(
         session.exec(
             select(OutletFund.outlet_id, OutletFund.fund_id).where(
@@ -219,12 +232,62 @@ def _check_payments(session: Session, period: str) -> None:
             )
         ).all()
     )
-    assert all((p.outlet_id, p.fund_id) in accredited for p in payments)
+    assert all((p.outlet_id, p.fund_id) in accredited for p in everything)
     payers = {p.household_id for p in payments}
     households = session.exec(select(func.count()).select_from(Household)).one()
     assert 0.6 * households <= len(payers) < households
     refunds = session.exec(select(Refund)).all()
     assert 2 <= len(refunds) <= 3
+    assert {session.get(Payment, r.payment_id).period for r in refunds} == {period}  # type: ignore[union-attr]
+
+
+def _check_history(session: Session, funds: Sequence[Fund], period: str) -> None:
+    """The funds' past months, as the staff's dashboard reads them: credits issued and
+    spent every month since the funds opened, the bank covering what is owed at the end
+    of each; contributions every month (a few waived), the months before last closed."""
+    opened = periods.shift(period, -HISTORY_MONTHS)
+    past = [periods.shift(opened, back) for back in range(HISTORY_MONTHS)]
+    for fund in funds:
+        points = period_series(
+            db_session=session, fund_id=fund.id, count=HISTORY_MONTHS + 2, last=period
+        )
+        assert points[0].period < opened  # before the fund opened: nothing
+        assert points[0].issued_cents == points[0].spent_cents == 0
+        lived = points[1:]
+        assert [p.period for p in lived] == [*past, period]
+        assert all(p.issued_cents > 0 and p.spent_cents > 0 for p in lived), fund.slug
+        assert all(p.coverage_ratio is not None and p.coverage_ratio >= 1 for p in lived)
+        # More households every month: more credits issued.
+        issued = [p.issued_cents for p in lived]
+        assert issued[0] < issued[-2] <= issued[-1] * 1.1, fund.slug
+        for month in past[:-1]:
+            spent = sum(
+                session.exec(
+                    select(Payment.amount_cents).where(
+                        col(Payment.fund_id) == fund.id, col(Payment.period) == month
+                    )
+                ).all()
+            )
+            assert spent == next(p.spent_cents for p in lived if p.period == month)
+        closes = session.exec(
+            select(PeriodClose.period).where(col(PeriodClose.fund_id) == fund.id)
+        ).all()
+        assert sorted(closes) == past[:-1]  # last month is left for the staff to close
+        paid = set(
+            session.exec(
+                select(Contribution.period).where(col(Contribution.fund_id) == fund.id)
+            ).all()
+        )
+        assert paid == {*past, period}
+    twice = session.exec(
+        select(Contribution.household_id, Contribution.period)
+        .group_by(col(Contribution.household_id), col(Contribution.period))
+        .having(func.count() > 1)
+    ).all()
+    assert not twice  # one contribution per household and month
+    waived = session.exec(select(ContributionWaiver.period)).all()
+    assert period in waived
+    assert any(month in past for month in waived)
 
 
 def _check_assembly(session: Session, funds: Sequence[Fund]) -> None:
