@@ -1381,6 +1381,31 @@ def _saturday(period: str, nth: int) -> date:
     return first + timedelta(days=(5 - first.weekday()) % 7 + 7 * nth)
 
 
+def _register(
+    db_session: Session, rng: random.Random, demo_outlet: DemoOutlet, sirets: set[str]
+) -> Outlet:
+    """Register a demo outlet with a fresh SIRET, an IBAN and a spot near its town."""
+    latitude, longitude = TOWNS[demo_outlet.city]
+    iban = _iban(rng)
+    return register_outlet(
+        db_session=db_session,
+        outlet_in=outlet_schemas.OutletIn(
+            name=demo_outlet.name,
+            siret=_siret(rng, sirets),
+            iban=str(iban),
+            bic=str(iban.bic) if iban.bic else None,
+            address=outlet_schemas.AddressIn(
+                line1=demo_outlet.line1, postcode=demo_outlet.postcode, city=demo_outlet.city
+            ),
+            category=demo_outlet.category,
+            latitude=round(latitude + rng.uniform(-0.006, 0.006), 5),
+            longitude=round(longitude + rng.uniform(-0.008, 0.008), 5),
+        ),
+        actor=ACTOR,
+        request_id=None,
+    )
+
+
 def _siret(rng: random.Random, taken: set[str]) -> str:
     """A valid SIRET: a Luhn-valid SIREN, an establishment number, and the Luhn key."""
     while True:
@@ -1436,25 +1461,7 @@ def _outlets(
     sirets: set[str] = set()
     ids: dict[str, uuid.UUID] = {}
     for demo_outlet in DEMO_OUTLETS:
-        latitude, longitude = TOWNS[demo_outlet.city]
-        iban = _iban(rng)
-        outlet = register_outlet(
-            db_session=db_session,
-            outlet_in=outlet_schemas.OutletIn(
-                name=demo_outlet.name,
-                siret=_siret(rng, sirets),
-                iban=str(iban),
-                bic=str(iban.bic) if iban.bic else None,
-                address=outlet_schemas.AddressIn(
-                    line1=demo_outlet.line1, postcode=demo_outlet.postcode, city=demo_outlet.city
-                ),
-                category=demo_outlet.category,
-                latitude=round(latitude + rng.uniform(-0.006, 0.006), 5),
-                longitude=round(longitude + rng.uniform(-0.008, 0.008), 5),
-            ),
-            actor=ACTOR,
-            request_id=None,
-        )
+        outlet = _register(db_session, rng, demo_outlet, sirets)
         ids[demo_outlet.name] = outlet.id
         for slug, status in demo_outlet.funds:
             scores = _scores(rng, criteria[slug], status)
@@ -1797,25 +1804,7 @@ def _assembly(db_session: Session, funds: dict[str, uuid.UUID], settings: Settin
             ).accreditation_criteria
         )
         demo_outlet = VOTED_OUTLETS[slug]
-        latitude, longitude = TOWNS[demo_outlet.city]
-        iban = _iban(rng)
-        outlet = register_outlet(
-            db_session=db_session,
-            outlet_in=outlet_schemas.OutletIn(
-                name=demo_outlet.name,
-                siret=_siret(rng, sirets),
-                iban=str(iban),
-                bic=str(iban.bic) if iban.bic else None,
-                address=outlet_schemas.AddressIn(
-                    line1=demo_outlet.line1, postcode=demo_outlet.postcode, city=demo_outlet.city
-                ),
-                category=demo_outlet.category,
-                latitude=round(latitude + rng.uniform(-0.006, 0.006), 5),
-                longitude=round(longitude + rng.uniform(-0.008, 0.008), 5),
-            ),
-            actor=ACTOR,
-            request_id=None,
-        )
+        outlet = _register(db_session, rng, demo_outlet, sirets)
         apply(
             db_session=db_session,
             fund_id=fund_id,
