@@ -263,6 +263,26 @@ def worker_pids(server_pid: int) -> list[int]:
     return sorted(found) or [server_pid]
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes used so far (from /proc/<pid>/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy so far (all processes, from /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def stop_server(process: subprocess.Popen[bytes]) -> None:
     os.killpg(process.pid, signal.SIGTERM)
     try:
@@ -397,6 +417,23 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+class CpuWindow(threading.Thread):
+    """The workers' CPU time and the machine's busy time during the measured window."""
+
+    def __init__(self, pids: list[int], delay: float, seconds: float) -> None:
+        super().__init__(daemon=True)
+        self.pids, self.delay, self.seconds = pids, delay, seconds
+        self.workers_cpu = 0.0
+        self.machine_busy = 0.0
+
+    def run(self) -> None:
+        time.sleep(self.delay)
+        workers, busy = cpu_seconds(self.pids), machine_busy_seconds()
+        time.sleep(self.seconds)
+        self.workers_cpu = cpu_seconds(self.pids) - workers
+        self.machine_busy = machine_busy_seconds() - busy
+
+
 # --- pgbench ------------------------------------------------------------------------
 
 
@@ -446,9 +483,10 @@ def pgbench(url: URL, seconds: float, clients: int, jobs: int) -> float:
 
 
 def start_profilers(
-    pids: list[int], seconds: float, directory: Path
+    pids: list[int], seconds: float, directory: Path, gil_only: bool = False
 ) -> list[subprocess.Popen[bytes]]:
-    """One py-spy sampler per worker, writing collapsed stacks (flamegraph.pl's input)."""
+    """One py-spy sampler per worker, writing collapsed stacks (flamegraph.pl's input).
+    `gil_only`: only the thread holding the GIL is sampled (where Python CPU goes)."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     directory.mkdir(parents=True, exist_ok=True)
     return [
@@ -465,6 +503,7 @@ def start_profilers(
                 "--format",
                 "raw",
                 "--nonblocking",
+                *(["--gil"] if gil_only else []),
                 "-o",
                 str(directory / f"worker-{pid}.txt"),
             ],
@@ -555,6 +594,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", type=Path, default=None, help="py-spy the workers into this directory"
     )
+    parser.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="with --profile: sample only the thread holding the GIL (Python CPU)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     return parser.parse_args(argv)
 
@@ -598,7 +642,9 @@ def main(argv: list[str] | None = None) -> int:
 
             def later() -> None:
                 time.sleep(delay)
-                profilers.extend(start_profilers(pids, args.seconds, args.profile))
+                profilers.extend(
+                    start_profilers(pids, args.seconds, args.profile, gil_only=args.profile_gil)
+                )
 
             threading.Thread(target=later, daemon=True).start()
         print(
@@ -606,9 +652,13 @@ def main(argv: list[str] | None = None) -> int:
             f" x {args.concurrency} in flight;"
             f" {args.seconds:.0f} s after {args.warmup:.0f} s warm-up"
         )
+        pids = worker_pids(server.pid)
+        window = CpuWindow(pids, delay=1.0 + args.warmup, seconds=args.seconds)
+        window.start()
         load = run_load(
             base, tokens, numbers, args.load_processes, args.concurrency, args.warmup, args.seconds
         )
+        window.join()
         for profiler in profilers:
             profiler.wait(timeout=60)
     finally:
@@ -620,6 +670,13 @@ def main(argv: list[str] | None = None) -> int:
     if load.first_error:
         print(f"  first error: {load.first_error}")
     print(f"  {tps:.0f} payments/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    if load.ok:
+        print(
+            f"  server workers' CPU: {1000 * window.workers_cpu / load.ok:.2f} ms per payment"
+            f" ({window.workers_cpu / args.seconds:.2f} cores);"
+            f" whole machine busy {window.machine_busy / args.seconds:.2f} of"
+            f" {os.cpu_count()} cores (other users included)"
+        )
     check = subprocess.run(
         [sys.executable, "-m", "ssa", "ledger", "check"],
         env={**os.environ, "SSA_DATABASE_URL": database_url, "SSA_SECRET_KEY": SECRET_KEY},

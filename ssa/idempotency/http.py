@@ -9,7 +9,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from ssa.idempotency.service import fingerprint, run_once, validate_key
+from ssa.idempotency.service import (
+    Answer,
+    fingerprint,
+    run_once_answering_early,
+    validate_key,
+)
 
 # Documented answers of a POST that moves money, for the OpenAPI description.
 MONEY_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -29,6 +34,27 @@ def idempotent(
 ) -> JSONResponse:
     """Run `work` once per (caller, Idempotency-Key); a retry gets the same answer back
     with `Idempotent-Replayed: true`. `required` for every POST that moves money."""
+    return idempotent_answering_early(
+        request=request,
+        db_session=db_session,
+        caller=caller,
+        body=body,
+        work=lambda _answer: work(),
+        required=required,
+    )
+
+
+def idempotent_answering_early(
+    *,
+    request: Request,
+    db_session: Session,
+    caller: str,
+    body: BaseModel | None,
+    work: Callable[[Answer], tuple[int, Any]],
+    required: bool,
+) -> JSONResponse:
+    """`idempotent` for work that writes its answer before its last statements (see
+    `run_once_answering_early`): `work` gets an `Answer` to call with (status, model)."""
     key = validate_key(request.headers.get("idempotency-key"), required=required)
     request_print = fingerprint(
         request.method,
@@ -37,11 +63,13 @@ def idempotent(
         key=request.app.state.settings.secret_key,
     )
 
-    def encoded_work() -> tuple[int, Any]:
-        status, payload = work()
+    def encoded_work(answer: Answer) -> tuple[int, Any]:
+        status, payload = work(
+            lambda early_status, early: answer(early_status, jsonable_encoder(early))
+        )
         return status, jsonable_encoder(payload)
 
-    outcome = run_once(
+    outcome = run_once_answering_early(
         db_session=db_session,
         caller=caller,
         key=key,
