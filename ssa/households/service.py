@@ -6,6 +6,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Protocol
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
@@ -357,7 +358,17 @@ def pin_digest(secret_key: str, salt: str, pin: str) -> str:
     return hmac.new(key, f"{salt}:{pin}".encode(), hashlib.sha256).hexdigest()
 
 
-def pin_matches(secret_key: str, household: Household, pin: str) -> bool:
+class PinHolder(Protocol):
+    """A household's PIN as stored (a Household, or what the till reads of one)."""
+
+    @property
+    def pin_hash(self) -> str | None: ...
+
+    @property
+    def pin_salt(self) -> str | None: ...
+
+
+def pin_matches(secret_key: str, household: PinHolder, pin: str) -> bool:
     if household.pin_hash is None or household.pin_salt is None:
         return False
     return hmac.compare_digest(pin_digest(secret_key, household.pin_salt, pin), household.pin_hash)

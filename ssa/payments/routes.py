@@ -10,8 +10,8 @@ from pydantic import AwareDatetime
 from ssa.auth.deps import Authorize, CurrentPrincipal, DbSession, Forbidden, Principal, outlet_path
 from ssa.auth.roles import Role
 from ssa.funds.service import current_period
-from ssa.idempotency.http import MONEY_RESPONSES, idempotent
-from ssa.idempotency.service import forget_unanswered
+from ssa.idempotency.http import MONEY_RESPONSES, idempotent, idempotent_answering_early
+from ssa.idempotency.service import Answer, forget_unanswered
 from ssa.outlets.statement import statement_csv
 from ssa.payments import service, views
 from ssa.payments.schemas import (
@@ -61,6 +61,18 @@ def till_outlet(principal: Principal, requested: uuid.UUID | None) -> uuid.UUID:
     return requested
 
 
+def payment_out(receipt: service.Receipt) -> PaymentOut:
+    return PaymentOut(
+        id=receipt.id,
+        outlet_id=receipt.outlet_id,
+        fund_id=receipt.fund_id,
+        amount_cents=receipt.amount_cents,
+        remaining_cents=receipt.remaining_cents,
+        reference=receipt.reference,
+        created_at=receipt.created_at,
+    )
+
+
 @router.post("/payments", status_code=201, response_model=PaymentOut, responses=MONEY_RESPONSES)
 def take_payment(
     body: PaymentIn, request: Request, db_session: DbSession, principal: CurrentPrincipal
@@ -68,7 +80,7 @@ def take_payment(
     """Take a payment at the till (a terminal, or the outlet's staff; Idempotency-Key)."""
     outlet_id = till_outlet(principal, body.outlet_id)
 
-    def work() -> tuple[int, PaymentOut]:
+    def work(answer: Answer) -> tuple[int, PaymentOut]:
         taken = service.take_payment(
             db_session=db_session,
             outlet_id=outlet_id,
@@ -78,20 +90,13 @@ def take_payment(
             reference=body.reference,
             taken_by=principal.actor,
             settings=request.app.state.settings,
+            # The answer is written before the ledger post locks the outlet's payable.
+            before_charge=lambda receipt: answer(201, payment_out(receipt)),
         )
-        payment = taken.payment
-        return 201, PaymentOut(
-            id=payment.id,
-            outlet_id=payment.outlet_id,
-            fund_id=payment.fund_id,
-            amount_cents=payment.amount_cents,
-            remaining_cents=taken.remaining_cents,
-            reference=payment.reference,
-            created_at=payment.created_at,
-        )
+        return 201, payment_out(taken.receipt)
 
     try:
-        return idempotent(
+        return idempotent_answering_early(
             request=request,
             db_session=db_session,
             caller=principal.actor,

@@ -6,17 +6,20 @@ in the household's fund, the household's status, the PIN, then the credits.
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import case, update
+from sqlalchemy import and_, bindparam, case, insert, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from ssa.funds.service import current_period
 from ssa.households.models import Household, HouseholdStatus
 from ssa.households.numbers import normalise
 from ssa.households.service import pin_matches
-from ssa.ledger.models import TransactionKind
+from ssa.ledger.models import LedgerAccount, TransactionKind
 from ssa.ledger.service import credit, debit, post_transaction
 from ssa.outlets.models import OutletFund, OutletStatus
 from ssa.payments.models import Payment, Refund
@@ -72,32 +75,122 @@ class PaymentNotFound(NotFound):
 
 
 @dataclass(frozen=True)
+class Receipt:
+    """What the till is told of a payment."""
+
+    id: uuid.UUID
+    outlet_id: uuid.UUID
+    fund_id: uuid.UUID
+    amount_cents: int
+    remaining_cents: int
+    reference: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class TakenPayment:
     payment: Payment
     remaining_cents: int
 
+    @property
+    def receipt(self) -> Receipt:
+        payment = self.payment
+        return Receipt(
+            id=payment.id,
+            outlet_id=payment.outlet_id,
+            fund_id=payment.fund_id,
+            amount_cents=payment.amount_cents,
+            remaining_cents=self.remaining_cents,
+            reference=payment.reference,
+            created_at=payment.created_at,
+        )
 
-def _find_household(db_session: Session, member_number: str) -> Household:
-    number = normalise(member_number)
-    household = db_session.exec(
-        select(Household).where(col(Household.member_number) == number)
-    ).first()
-    if household is None:
-        raise MemberUnknown("No member has this number: check the card.")
-    return household
+
+@dataclass(frozen=True)
+class Payer:
+    """What a payment needs of a household, as the till reads it in one statement (with
+    its credits before the payment and the outlet's standing in its fund)."""
+
+    id: uuid.UUID
+    fund_id: uuid.UUID
+    status: str
+    account_id: uuid.UUID
+    last_spending_period: str | None
+    pin_hash: str | None
+    pin_salt: str | None
+    pin_failures: int
+    pin_locked_until: datetime | None
+    # The stored balance of its credits account when it was read (None: not read).
+    credits_cents: int | None
+
+    @classmethod
+    def of(cls, household: Household, credits_cents: int | None = None) -> "Payer":
+        return cls(
+            id=household.id,
+            fund_id=household.fund_id,
+            status=household.status,
+            account_id=household.account_id,
+            last_spending_period=household.last_spending_period,
+            pin_hash=household.pin_hash,
+            pin_salt=household.pin_salt,
+            pin_failures=household.pin_failures,
+            pin_locked_until=household.pin_locked_until,
+            credits_cents=credits_cents,
+        )
 
 
-def _check_pin(db_session: Session, household: Household, pin: str, settings: Settings) -> None:
+# Called with the payment's receipt as it will be, just before the ledger post (which
+# locks the outlet's payable balance until COMMIT): for what the caller must write in the
+# same transaction (the idempotency answer), so that it is not written under that lock.
+BeforeCharge = Callable[[Receipt], None]
+
+_HOUSEHOLDS = Household.__table__  # type: ignore[attr-defined]
+_ACCOUNTS = LedgerAccount.__table__  # type: ignore[attr-defined]
+_STANDINGS = OutletFund.__table__  # type: ignore[attr-defined]
+_PAYMENTS = Payment.__table__  # type: ignore[attr-defined]
+
+# The household by its number, its credits, and the outlet's standing in its fund (none
+# if the outlet does not stand there): one round trip for every check of the till.
+_PAYER_AT_OUTLET = (
+    core_select(
+        _HOUSEHOLDS.c.id,
+        _HOUSEHOLDS.c.fund_id,
+        _HOUSEHOLDS.c.status,
+        _HOUSEHOLDS.c.account_id,
+        _HOUSEHOLDS.c.last_spending_period,
+        _HOUSEHOLDS.c.pin_hash,
+        _HOUSEHOLDS.c.pin_salt,
+        _HOUSEHOLDS.c.pin_failures,
+        _HOUSEHOLDS.c.pin_locked_until,
+        _ACCOUNTS.c.balance_cents,
+        _STANDINGS.c.status.label("standing_status"),
+        _STANDINGS.c.payable_account_id,
+    )
+    .select_from(
+        _HOUSEHOLDS.join(_ACCOUNTS, _ACCOUNTS.c.id == _HOUSEHOLDS.c.account_id).outerjoin(
+            _STANDINGS,
+            and_(
+                _STANDINGS.c.fund_id == _HOUSEHOLDS.c.fund_id,
+                _STANDINGS.c.outlet_id == bindparam("outlet_id"),
+            ),
+        )
+    )
+    .where(_HOUSEHOLDS.c.member_number == bindparam("member_number"))
+)
+_INSERT_PAYMENT = insert(_PAYMENTS)
+
+
+def _check_pin(db_session: Session, payer: Payer, pin: str, settings: Settings) -> None:
     """Check the PIN; a wrong one is counted atomically, and the fifth in a row locks."""
     now = utcnow()
-    if household.pin_hash is None or household.pin_salt is None:
+    if payer.pin_hash is None or payer.pin_salt is None:
         raise PinNotSet("The member must choose a PIN in the app or with the fund first.")
-    if household.pin_locked_until is not None and household.pin_locked_until > now:
-        raise PinLocked(locked_until=household.pin_locked_until.isoformat())
-    if pin_matches(settings.secret_key, household, pin):
-        if household.pin_failures:
+    if payer.pin_locked_until is not None and payer.pin_locked_until > now:
+        raise PinLocked(locked_until=payer.pin_locked_until.isoformat())
+    if pin_matches(settings.secret_key, payer, pin):
+        if payer.pin_failures:
             db_session.exec(
-                update(Household).where(col(Household.id) == household.id).values(pin_failures=0)
+                update(Household).where(col(Household.id) == payer.id).values(pin_failures=0)
             )
         return
     limit = settings.pin_max_attempts
@@ -106,7 +199,7 @@ def _check_pin(db_session: Session, household: Household, pin: str, settings: Se
     counted = db_session.exec(
         update(Household)
         .where(
-            col(Household.id) == household.id,
+            col(Household.id) == payer.id,
             (col(Household.pin_locked_until).is_(None)) | (col(Household.pin_locked_until) <= now),
         )
         .values(
@@ -128,6 +221,14 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _check_standing(standing_status: str | None, household_status: str) -> None:
+    """The outlet's accreditation in the household's fund, then the household's status."""
+    if standing_status != OutletStatus.accredited:
+        raise OutletNotAccredited("The member's fund does not accept payments at this outlet.")
+    if household_status != HouseholdStatus.active:
+        raise HouseholdInactive("This card cannot pay: the household is suspended or has left.")
+
+
 def accredited_standing(
     db_session: Session, household: Household, outlet_id: uuid.UUID
 ) -> OutletFund:
@@ -137,10 +238,8 @@ def accredited_standing(
             col(OutletFund.outlet_id) == outlet_id, col(OutletFund.fund_id) == household.fund_id
         )
     ).first()
-    if standing is None or standing.status != OutletStatus.accredited:
-        raise OutletNotAccredited("The member's fund does not accept payments at this outlet.")
-    if household.status != HouseholdStatus.active:
-        raise HouseholdInactive("This card cannot pay: the household is suspended or has left.")
+    _check_standing(standing.status if standing is not None else None, household.status)
+    assert standing is not None
     return standing
 
 
@@ -155,38 +254,87 @@ def charge_household(
     now: datetime,
 ) -> TakenPayment:
     """Move the credits to the outlet's payable and write the payment (as at the till)."""
+    return _charge(
+        db_session,
+        payer=Payer.of(household),
+        outlet_id=standing.outlet_id,
+        payable_account_id=standing.payable_account_id,
+        amount_cents=amount_cents,
+        reference=reference,
+        taken_by=taken_by,
+        now=now,
+        before_charge=None,
+    )
+
+
+def _charge(
+    db_session: Session,
+    *,
+    payer: Payer,
+    outlet_id: uuid.UUID,
+    payable_account_id: uuid.UUID,
+    amount_cents: int,
+    reference: str | None,
+    taken_by: str,
+    now: datetime,
+    before_charge: BeforeCharge | None,
+) -> TakenPayment:
+    """Everything the payment writes about the household first, then the ledger post,
+    then the payment row (it refers to the post's transaction) and nothing else: the
+    outlet's payable balance, which every payment at the outlet moves, is locked by the
+    post until COMMIT, so as little as possible runs after it."""
     period = current_period(now)
+    if payer.last_spending_period != period:
+        db_session.exec(
+            update(Household)
+            .where(col(Household.id) == payer.id)
+            .values(last_spending_period=period)
+        )
+    payment_id = uuid.uuid4()
+    row: dict[str, Any] = {
+        "id": payment_id,
+        "fund_id": payer.fund_id,
+        "outlet_id": outlet_id,
+        "household_id": payer.id,
+        "amount_cents": amount_cents,
+        "refunded_cents": 0,
+        "reference": reference,
+        "period": period,
+        "taken_by": taken_by,
+        "created_at": now,
+    }
+    # What the household will have left, unless another of its payments or credits moves
+    # its balance in between (then the caller hears the right figure after the post).
+    if before_charge is not None and payer.credits_cents is not None:
+        expected_cents = payer.credits_cents - amount_cents
+        if expected_cents >= 0:  # else the ledger refuses (`insufficient_credits`)
+            before_charge(
+                Receipt(
+                    id=payment_id,
+                    outlet_id=outlet_id,
+                    fund_id=payer.fund_id,
+                    amount_cents=amount_cents,
+                    remaining_cents=expected_cents,
+                    reference=reference,
+                    created_at=now,
+                )
+            )
     # Not enough credits: the ledger refuses with `insufficient_credits` and what is left.
     posted = post_transaction(
         db_session=db_session,
-        fund_id=household.fund_id,
+        fund_id=payer.fund_id,
         kind=TransactionKind.payment,
         legs=[
-            debit(household.account_id, amount_cents),
-            credit(standing.payable_account_id, amount_cents),
+            debit(payer.account_id, amount_cents),
+            credit(payable_account_id, amount_cents),
         ],
         period=period,
     )
-    payment = Payment(
-        fund_id=household.fund_id,
-        outlet_id=standing.outlet_id,
-        household_id=household.id,
-        amount_cents=amount_cents,
-        reference=reference,
-        period=period,
-        transaction_id=posted.transaction_id,
-        taken_by=taken_by,
-        created_at=now,
+    db_session.connection().execute(
+        _INSERT_PAYMENT, {**row, "transaction_id": posted.transaction_id}
     )
-    db_session.add(payment)
-    if household.last_spending_period != period:
-        db_session.exec(
-            update(Household)
-            .where(col(Household.id) == household.id)
-            .values(last_spending_period=period)
-        )
-    db_session.flush()
-    return TakenPayment(payment=payment, remaining_cents=posted.balances[household.account_id])
+    payment = Payment(**row, transaction_id=posted.transaction_id)
+    return TakenPayment(payment=payment, remaining_cents=posted.balances[payer.account_id])
 
 
 def take_payment(
@@ -199,19 +347,47 @@ def take_payment(
     reference: str | None,
     taken_by: str,
     settings: Settings,
+    before_charge: BeforeCharge | None = None,
 ) -> TakenPayment:
-    """A payment at the till: the checks in the contract's order, then the charge."""
-    household = _find_household(db_session, member_number)
-    standing = accredited_standing(db_session, household, outlet_id)
-    _check_pin(db_session, household, pin, settings)
-    return charge_household(
+    """A payment at the till: the checks in the contract's order, then the charge.
+
+    `before_charge`, if given, is called with the payment as it will be answered just
+    before the ledger post (see `BeforeCharge`); the payment returned is the final word.
+    """
+    found = (
+        db_session.connection()
+        .execute(
+            _PAYER_AT_OUTLET,
+            {"member_number": normalise(member_number), "outlet_id": outlet_id},
+        )
+        .first()
+    )
+    if found is None:
+        raise MemberUnknown("No member has this number: check the card.")
+    _check_standing(found.standing_status, found.status)
+    payer = Payer(
+        id=found.id,
+        fund_id=found.fund_id,
+        status=found.status,
+        account_id=found.account_id,
+        last_spending_period=found.last_spending_period,
+        pin_hash=found.pin_hash,
+        pin_salt=found.pin_salt,
+        pin_failures=found.pin_failures,
+        pin_locked_until=found.pin_locked_until,
+        credits_cents=found.balance_cents,
+    )
+    _check_pin(db_session, payer, pin, settings)
+    return _charge(
         db_session,
-        household=household,
-        standing=standing,
+        payer=payer,
+        outlet_id=outlet_id,
+        payable_account_id=found.payable_account_id,
         amount_cents=amount_cents,
         reference=reference,
         taken_by=taken_by,
         now=utcnow(),
+        before_charge=before_charge,
     )
 
 

@@ -1,7 +1,9 @@
 """Payments at the till through the API, on both engines: every refusal of the contract
 in its order, the PIN lock, idempotency, staff and terminals, refunds, outlet views."""
 
+import json
 import uuid
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,10 +14,14 @@ from httpx import Response
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from ssa.households.models import HouseholdStatus
+from ssa.db import unit_of_work
+from ssa.households.models import Household, HouseholdStatus
 from ssa.households.numbers import format_number
+from ssa.idempotency.service import Answer, fingerprint, run_once, run_once_answering_early
 from ssa.outlets.models import OutletStatus
+from ssa.payments import service
 from ssa.payments.models import Payment
+from ssa.settings import Settings
 from ssa.timeutil import utcnow
 from tests.conftest import People
 from tests.issuance.helpers import credits, set_household
@@ -605,4 +611,77 @@ def test_a_suspended_outlet_takes_no_more_payments(
     set_outlet_status(client, people, till, "revoked")
     refused(pay(client, till, 1_000), 403, "outlet_not_accredited")
     assert credits(engine, till.household) == 13_000
+    assert books_clean(engine, till.fund)
+
+
+# --- The answer written before the ledger post ------------------------------------------
+
+
+def test_an_answer_written_before_the_post_is_corrected_when_the_credits_moved(
+    app: FastAPI, client: TestClient, engine: Engine
+) -> None:
+    """The till's answer is written before the ledger post, with the credits read a moment
+    before; if they moved in between (here another payment of the household in the same
+    transaction), the answer stored for retries is the one the post gives."""
+    till = open_till(app, client, engine)
+    settings = Settings()
+    early: list[service.Receipt] = []
+    fingerprint_ = fingerprint("POST", "/api/v1/payments", {"n": 1}, key="test key")
+
+    def receipt_json(receipt: service.Receipt) -> dict[str, Any]:
+        body: dict[str, Any] = json.loads(json.dumps(asdict(receipt), default=str))
+        return body
+
+    with unit_of_work(engine) as session:
+
+        def work(answer: Answer) -> tuple[int, Any]:
+            def before_charge(receipt: service.Receipt) -> None:
+                answer(201, receipt_json(receipt))
+                early.append(receipt)
+                household = session.get(Household, till.household.id)
+                assert household is not None
+                service.charge_household(
+                    session,
+                    household=household,
+                    standing=service.accredited_standing(session, household, till.outlet_id),
+                    amount_cents=500,
+                    reference=None,
+                    taken_by="client:other-till",
+                    now=utcnow(),
+                )
+
+            taken = service.take_payment(
+                db_session=session,
+                outlet_id=till.outlet_id,
+                member_number=till.household.member_number,
+                amount_cents=100,
+                pin=PIN,
+                reference=None,
+                taken_by="client:test",
+                settings=settings,
+                before_charge=before_charge,
+            )
+            return 201, receipt_json(taken.receipt)
+
+        first = run_once_answering_early(
+            db_session=session,
+            caller="client:test",
+            key="k-moved",
+            request_fingerprint=fingerprint_,
+            work=work,
+        )
+    assert [receipt.remaining_cents for receipt in early] == [15_000 - 100]
+    assert first.body["remaining_cents"] == 15_000 - 500 - 100
+    with unit_of_work(engine) as session:
+        replay = run_once(
+            db_session=session,
+            caller="client:test",
+            key="k-moved",
+            request_fingerprint=fingerprint_,
+            work=lambda: pytest.fail("a replay does no work"),
+        )
+    assert replay.replayed
+    assert replay.body == first.body
+    assert credits(engine, till.household) == 15_000 - 500 - 100
+    assert payment_count(engine, till) == 2
     assert books_clean(engine, till.fund)
