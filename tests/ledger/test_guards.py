@@ -166,6 +166,60 @@ def test_accounts_cannot_change_kind_or_be_deleted(
     )
 
 
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("id", lambda fund, other: uuid.uuid4()),
+        ("fund_id", lambda fund, other: other.id),
+        ("kind", lambda fund, other: AccountKind.payouts_in_transit.value),
+        ("reference", lambda fund, other: "another outlet"),
+        ("normal_side", lambda fund, other: "debit"),
+    ],
+)
+def test_an_accounts_fixed_columns_cannot_change(
+    engine: Engine,
+    fund: Fund,
+    accounts: dict[str, uuid.UUID],
+    column: str,
+    value: Callable[[Fund, Fund], object],
+) -> None:
+    """Each fixed column, set alone, is refused by the guard itself (its message), not by
+    a key or a CHECK; the outlet's account has no postings, so no foreign key objects."""
+    with Session(engine) as session:
+        other = create_fund(
+            db_session=session, slug=f"other-{uuid.uuid4().hex[:8]}", name="Other fund"
+        )
+        session.commit()
+        session.refresh(other)
+    statement = (
+        update(ACCOUNTS)
+        .where(ACCOUNTS.c.id == accounts["outlet"])
+        .values({column: value(fund, other)})
+    )
+    with (
+        pytest.raises(IntegrityError, match="only the balance may change"),
+        Session(engine) as session,
+    ):
+        session.execute(statement)
+        session.commit()
+
+
+def test_an_update_naming_a_fixed_column_with_its_own_value_is_accepted(
+    engine: Engine, fund: Fund, accounts: dict[str, uuid.UUID]
+) -> None:
+    with Session(engine) as session:
+        session.execute(
+            update(ACCOUNTS)
+            .where(ACCOUNTS.c.id == accounts["outlet"])
+            .values(kind=AccountKind.outlet_payable.value, balance_cents=ACCOUNTS.c.balance_cents)
+        )
+        session.commit()
+        kind = session.execute(
+            select(ACCOUNTS.c.kind).where(ACCOUNTS.c.id == accounts["outlet"])
+        ).scalar_one()
+    assert kind == AccountKind.outlet_payable.value
+
+
 @pytest.mark.parametrize("kind", ["household", "outlet", "bank"])
 def test_guarded_balances_cannot_go_below_zero(
     engine: Engine, fund: Fund, accounts: dict[str, uuid.UUID], kind: str
