@@ -29,9 +29,10 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from queue import Empty
@@ -493,8 +494,14 @@ def writer(
     finished: Barrier,
     results: Any,
     ssa_package: str,
+    mode: str = "service",
 ) -> None:
-    """One writer process: its own engine, one unit of work per transfer."""
+    """One writer process: its own engine, one unit of work per transfer.
+
+    mode "driver" (a floor, `--floors`): the same transfers as one call of
+    `ssa_post_transaction` on a plain psycopg connection (BEGIN, the call, COMMIT), without
+    SQLAlchemy's session, pool or the service's Python: what the client costs at least.
+    """
     try:
         from sqlalchemy.exc import DBAPIError
 
@@ -522,6 +529,9 @@ def writer(
                     kind=TransactionKind.transfer,
                     legs=[debit(source, cents), credit(target, cents)],
                 )
+
+        if mode == "driver":
+            transfer = _driver_transfer(database_url, fund, accounts, rng)
 
         for _ in range(WARMUP_TRANSFERS):  # connect, fill the statement caches
             transfer()
@@ -564,6 +574,51 @@ def writer(
     engine.dispose()
 
 
+def _driver_transfer(
+    database_url: str, fund: uuid.UUID, accounts: list[uuid.UUID], rng: random.Random
+) -> Callable[[], None]:
+    """The floor: a transfer as BEGIN, one prepared call, COMMIT on a psycopg connection."""
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    from ssa.ledger.service import _POST_TRANSACTION_SQL
+
+    url = make_url(database_url)
+    connection = psycopg.connect(
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        dbname=url.database,
+    )
+    cursor = connection.cursor()
+
+    def transfer() -> None:
+        source, target = rng.sample(accounts, 2)
+        cents = rng.randint(1, MAX_TRANSFER_CENTS)
+        params = (
+            uuid.uuid4(),
+            fund,
+            "transfer",
+            None,
+            None,
+            None,
+            datetime.now(UTC),
+            "{" + source.hex + "," + target.hex + "}",
+            "{debit,credit}",
+            "{" + str(cents) + "," + str(cents) + "}",
+        )
+        try:
+            cursor.execute(_POST_TRANSACTION_SQL, params, prepare=True)
+            cursor.fetchall()
+            connection.commit()
+        except psycopg.Error as exc:
+            connection.rollback()
+            raise DBAPIError(_POST_TRANSACTION_SQL, params, exc) from exc
+
+    return transfer
+
+
 def _error_from(queue: Any) -> str:
     """The first error a writer reported, if it reported one within a few seconds."""
     try:
@@ -598,6 +653,7 @@ def measure(
     writers: int,
     seconds: float,
     database: str | None,
+    mode: str = "service",
 ) -> Measurement:
     context = mp.get_context("spawn")
     barrier = context.Barrier(writers + 1)
@@ -616,6 +672,7 @@ def measure(
                 finished,
                 queue,
                 _ssa_package(),
+                mode,
             ),
             name=f"writer-{i}",
             daemon=True,
@@ -653,7 +710,7 @@ def measure(
     server_cpu = backends.seconds(database) if database else None
     background_cpu = (backends.seconds(BACKGROUND) or 0.0) if database else 0.0
     return Measurement(
-        engine=engine_name,
+        engine=engine_name if mode == "service" else f"{engine_name} ({mode})",
         writers=writers,
         committed=sum(p.committed for p in parts),
         refused=sum(p.refused for p in parts),
@@ -706,10 +763,20 @@ def pgbench_init(pgbench: str, url: URL) -> None:
     )
 
 
-def pgbench_run(pgbench: str, url: URL, clients: int, jobs: int, seconds: float) -> PgbenchResult:
+def pgbench_run(
+    pgbench: str,
+    url: URL,
+    clients: int,
+    jobs: int,
+    seconds: float,
+    database: str = PGBENCH_DB,
+    script: Path | None = None,
+) -> PgbenchResult:
     env, args = _pgbench_env_and_args(url)
     command = [pgbench, *args, "-c", str(clients), "-j", str(jobs)]
-    command += ["-T", str(max(1, round(seconds))), "-n", PGBENCH_DB]
+    if script is not None:
+        command += ["-M", "prepared", "-f", str(script)]
+    command += ["-T", str(max(1, round(seconds))), "-n", database]
     before = _cpu_times()
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
@@ -721,7 +788,7 @@ def pgbench_run(pgbench: str, url: URL, clients: int, jobs: int, seconds: float)
     client_cpu = (children_after.ru_utime - children_before.ru_utime) + (
         children_after.ru_stime - children_before.ru_stime
     )
-    server_cpu = backends.seconds(PGBENCH_DB) if is_local(url) else None
+    server_cpu = backends.seconds(database) if is_local(url) else None
     background_cpu = (backends.seconds(BACKGROUND) or 0.0) if is_local(url) else 0.0
     # PostgreSQL 14+: "(without initial connection time)"; before: "(excluding connections
     # establishing)". Either way, the figure that leaves out connecting.
@@ -743,13 +810,45 @@ def pgbench_run(pgbench: str, url: URL, clients: int, jobs: int, seconds: float)
         latency_ms=float(latency.group(1)) if latency else float("nan"),
         client_cpu_s=client_cpu,
         server_cpu_s=server_cpu,
-        foreign_cpu_s=backends.others({PGBENCH_DB}) if is_local(url) else 0.0,
+        foreign_cpu_s=backends.others({database}) if is_local(url) else 0.0,
         machine_busy=_busy_between(before, after),
         other_cores=_other_cores(
             before, after, wall, client_cpu + (server_cpu or 0) + background_cpu
         ),
         wall_s=wall,
     )
+
+
+def pgbench_function_script(database_url: str, fund_id: str, account_ids: list[str]) -> Path:
+    """A pgbench script making the same transfers by calling `ssa_post_transaction` from C:
+    what the server's side of a transfer costs, with almost no client."""
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text("CREATE TABLE bench_account (n integer PRIMARY KEY, id uuid NOT NULL)")
+            )
+            connection.execute(
+                text("INSERT INTO bench_account (n, id) VALUES (:n, :id)"),
+                [{"n": n, "id": uuid.UUID(a)} for n, a in enumerate(account_ids, start=1)],
+            )
+    finally:
+        engine.dispose()
+    count = len(account_ids)
+    lookup = "(SELECT id FROM bench_account WHERE n = :{})"
+    script = Path(tempfile.mkdtemp(prefix="ssa-bench-")) / "transfer.sql"
+    script.write_text(
+        f"\\set a random(1, {count})\n"
+        f"\\set b 1 + (:a + random(0, {count - 2})) % {count}\n"
+        f"\\set c random(1, {MAX_TRANSFER_CENTS})\n"
+        "BEGIN;\n"
+        "SELECT count(*) FROM ssa_post_transaction(gen_random_uuid(),"
+        f" '{uuid.UUID(fund_id)}', 'transfer', NULL, NULL, NULL, now(),"
+        f" ARRAY[{lookup.format('a')}, {lookup.format('b')}], '{{debit,credit}}',"
+        " ARRAY[:c, :c]::bigint[]);\n"
+        "END;\n"
+    )
+    return script
 
 
 # --- Running ------------------------------------------------------------------------
@@ -786,11 +885,50 @@ def postgres_database(url: URL, keep: bool) -> Iterator[str]:
             drop_pg_database(url, url.database)
 
 
+def _driver_floor(
+    database_url: str, fund_id: str, account_ids: list[str], args: argparse.Namespace, pg_url: URL
+) -> Measurement:
+    writers = max(args.writers)
+    pg_checkpoint(pg_url)
+    print(f"  floor: {writers} driver-only writer(s) for {args.seconds:g} s...", flush=True)
+    wait_for_idle(args.wait_idle)
+    measurement = measure(
+        "postgresql",
+        database_url,
+        fund_id,
+        account_ids,
+        writers,
+        args.seconds,
+        database=make_url(database_url).database if is_local(pg_url) else None,
+        mode="driver",
+    )
+    print(f"    {measurement.tps:,.0f} transfers/s, errors {measurement.errors}")
+    return measurement
+
+
+def _server_floor(
+    database_url: str, fund_id: str, account_ids: list[str], args: argparse.Namespace, pg_url: URL
+) -> PgbenchResult:
+    script = pgbench_function_script(database_url, fund_id, account_ids)
+    database = make_url(database_url).database
+    assert database
+    try:
+        pg_checkpoint(pg_url)
+        print(f"  floor: pgbench -c 8 -j 2 calling ssa_post_transaction for {args.seconds:g} s...")
+        wait_for_idle(args.wait_idle)
+        result = pgbench_run(find_pgbench(), pg_url, 8, 2, args.seconds, database, script)
+        print(f"    {result.tps:,.0f} transfers/s")
+        return result
+    finally:
+        shutil.rmtree(script.parent, ignore_errors=True)
+
+
 def run_engine(
     engine_name: str,
     database_url: str,
     args: argparse.Namespace,
     pg_url: URL | None,
+    floors: list[PgbenchResult],
 ) -> list[Measurement]:
     print(f"\n[{engine_name}] migrating, opening and funding {args.accounts} accounts...")
     started = time.monotonic()
@@ -821,6 +959,9 @@ def run_engine(
         if measurement.first_error:
             print(f"    first error: {measurement.first_error}")
         measurements.append(measurement)
+    if args.floors and pg_url is not None:
+        measurements.append(_driver_floor(database_url, fund_id, account_ids, args, pg_url))
+        floors.append(_server_floor(database_url, fund_id, account_ids, args, pg_url))
     failed = check_books(database_url, fund_id)
     print("  books check: " + ("all invariants hold" if not failed else "; ".join(failed)))
     if failed:
@@ -864,6 +1005,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench yardstick")
     parser.add_argument(
+        "--floors",
+        action="store_true",
+        help="PostgreSQL: also measure the same transfers without the Python layers, as"
+        " floors: the writers calling ssa_post_transaction on plain psycopg connections,"
+        " and pgbench (8 clients) calling it from C",
+    )
+    parser.add_argument(
         "--wait-idle",
         type=float,
         default=60.0,
@@ -894,12 +1042,13 @@ def main(argv: list[str] | None = None) -> int:
 
     measurements: list[Measurement] = []
     pgbench_results: list[PgbenchResult] = []
+    floors: list[PgbenchResult] = []
     if "sqlite" in args.engines:
         with sqlite_database(args.sqlite_path, args.keep) as url:
-            measurements += run_engine("sqlite", url, args, None)
+            measurements += run_engine("sqlite", url, args, None, floors)
     if "postgresql" in args.engines:
         with postgres_database(pg_url, args.keep) as url:
-            measurements += run_engine("postgresql", url, args, pg_url)
+            measurements += run_engine("postgresql", url, args, pg_url, floors)
         if not args.no_pgbench:
             pgbench = find_pgbench()
             print(f"\n[pgbench] TPC-B, scale {PGBENCH_SCALE}, database {PGBENCH_DB} ({pgbench})")
@@ -916,7 +1065,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.keep:
                     drop_pg_database(pg_url, PGBENCH_DB)
 
-    report(machine, measurements, pgbench_results, args)
+    report(machine, measurements, pgbench_results, args, floors)
     return 0
 
 
@@ -933,6 +1082,7 @@ def report(
     measurements: list[Measurement],
     pgbench_results: list[PgbenchResult],
     args: argparse.Namespace,
+    floors: list[PgbenchResult] | None = None,
 ) -> None:
     print("\nMachine")
     width = max(len(k) for k in machine)
@@ -957,6 +1107,20 @@ def report(
         )
 
     by_writers = {m.writers: m for m in measurements if m.engine == "postgresql"}
+    for floor in floors or []:
+        print(
+            f"  {'pgbench fn':<11} {floor.clients:>7} {floor.tps:>8,.0f}"
+            f" {floor.latency_ms:>8.2f} {'-':>8} {floor.transactions:>9} {0:>7} {0:>6}"
+            f" {_per_tx_ms(floor.client_cpu_s, floor.transactions):>10}"
+            f" {_per_tx_ms(floor.server_cpu_s, floor.transactions):>10}"
+            f" {floor.machine_busy:>8.0%} {floor.other_cores:>6.2f}"
+        )
+    if floors:
+        print(
+            "  (postgresql (driver): the same transfers on plain psycopg connections, no"
+            " SQLAlchemy, no service;\n   pgbench fn: pgbench calling ssa_post_transaction,"
+            " a C client; p50 column: average latency)"
+        )
     if pgbench_results:
         print("\npgbench TPC-B on the same server")
         header = (
@@ -979,9 +1143,9 @@ def report(
             )
         eight = next((r for r in pgbench_results if r.clients == 8), None)
         if eight is not None and 8 in by_writers:
-            ratio = by_writers[8].tps / eight.tps
-            verdict = "met" if ratio >= 0.5 else "NOT met"
-            print(f"  target: ssa (8 writers) >= 0.5 x pgbench (-c 8): {ratio:.2f}, {verdict}")
+            target_ratio = by_writers[8].tps / eight.tps
+            verdict = "met" if target_ratio >= 0.5 else "NOT met"
+            print(f"  target: ssa (8 writers) >= 0.5 x pgbench (-c 8): {target_ratio:.2f}, {verdict}")
     print(
         "\n  client CPU: CPU ms per committed transaction in the writer processes (pgbench);"
         "\n  server CPU: CPU ms per committed transaction in the PostgreSQL backends serving"
@@ -1010,6 +1174,19 @@ def report(
             f" cpu_busy={m.machine_busy:.2f} other_cores={m.other_cores:.2f}"
             f" other_db_cores={_cores(m.foreign_cpu_s, m.wall_s):.2f}"
         )
+    eight_tps = next((r.tps for r in pgbench_results if r.clients == 8), None)
+    for floor in floors or []:
+        ratio = f" ratio={floor.tps / eight_tps:.3f}" if eight_tps else ""
+        print(
+            f"floor name=pgbench-function clients={floor.clients} tps={floor.tps:.1f}{ratio}"
+            f" client_cpu_ms={_per_tx_ms(floor.client_cpu_s, floor.transactions)}"
+            f" server_cpu_ms={_per_tx_ms(floor.server_cpu_s, floor.transactions)}"
+            f" other_cores={floor.other_cores:.2f}"
+        )
+    for m in measurements:
+        if m.engine == "postgresql (driver)":
+            ratio = f" ratio={m.tps / eight_tps:.3f}" if eight_tps else ""
+            print(f"floor name=driver writers={m.writers} tps={m.tps:.1f}{ratio}")
     for r in pgbench_results:
         ssa = by_writers.get(r.clients)
         ratio = f" ratio={ssa.tps / r.tps:.3f}" if ssa else ""
