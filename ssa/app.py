@@ -16,7 +16,7 @@ from ssa.auth import routes as auth_routes
 from ssa.auth.tokens import TokenSigner
 from ssa.db import is_sqlite, make_engine
 from ssa.funds import routes as fund_routes
-from ssa.households import contribution_routes
+from ssa.households import contribution_routes, mandate_routes
 from ssa.households import routes as household_routes
 from ssa.issuance import routes as issuance_routes
 from ssa.migrations import head_revisions
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_routes.router)
     app.include_router(household_routes.router)
     app.include_router(contribution_routes.router)
+    app.include_router(mandate_routes.router)
     app.include_router(issuance_routes.router)
     app.include_router(report_routes.router)
     app.include_router(outlet_routes.router)

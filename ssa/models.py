@@ -8,6 +8,7 @@ from ssa.funds.models import Fund, FundPolicy
 from ssa.households.models import (
     Contribution,
     ContributionWaiver,
+    DirectDebitMandate,
     Household,
     MemberNumberCounter,
     Person,
@@ -25,6 +26,7 @@ __all__ = [
     "CommitteeDraw",
     "Contribution",
     "ContributionWaiver",
+    "DirectDebitMandate",
     "Fund",
     "FundPolicy",
     "Household",

@@ -7,6 +7,7 @@ Each later endpoint family adds a row. "ok" means the request got past authorisa
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -20,8 +21,9 @@ from ssa.assembly.schemas import CommitteeDrawIn, ProposalIn
 from ssa.assembly.service import open_proposal
 from ssa.funds.models import Fund
 from ssa.funds.service import create_fund, current_period
+from ssa.households.mandates import active_mandate, set_mandate
 from ssa.households.models import Household, Person
-from ssa.households.schemas import HouseholdIn
+from ssa.households.schemas import HouseholdIn, MandateIn
 from ssa.households.service import register
 from ssa.outlets.models import OutletCategory, OutletStatus
 from ssa.outlets.schemas import AddressIn as OutletAddress
@@ -49,6 +51,9 @@ ROLES = [
 OK, NO, ANON = "ok", "forbidden", "unauthenticated"
 # Got past authorisation, and was then refused for a business reason (a PIN not set...).
 PASS = "passes"
+
+
+COLLECTION_DATE = (date.today() + timedelta(days=30)).isoformat()
 
 
 def _policy(fund: Fund) -> dict[str, Any]:
@@ -180,6 +185,48 @@ MATRIX: list[tuple[str, str, str, Callable[[Fund], Any] | None, list[str]]] = [
         "/api/v1/households/{household_id}/transactions",
         None,
         [ANON, NO, NO, NO, OK, NO, NO, NO, OK, NO, NO, NO],
+    ),
+    (
+        "household: mandate",
+        "GET",
+        "/api/v1/households/{household_id}/mandate",
+        None,
+        # The IBAN: the household's members, the coordinator and the treasurer only.
+        [ANON, NO, NO, NO, OK, NO, OK, NO, OK, NO, NO, NO],
+    ),
+    (
+        "household: mandate history",
+        "GET",
+        "/api/v1/households/{household_id}/mandates",
+        None,
+        [ANON, NO, NO, NO, OK, NO, OK, NO, OK, NO, NO, NO],
+    ),
+    (
+        "household: give mandate",
+        "PUT",
+        "/api/v1/households/{household_id}/mandate",
+        lambda f: {
+            "debtor_name": "Alex Martin",
+            "iban": "FR1420041010050500013M02606",
+            "signed_on": "2026-01-15",
+        },
+        # An adult of the household, or the coordinator.
+        [ANON, NO, NO, NO, OK, NO, NO, NO, OK, NO, NO, NO],
+    ),
+    (
+        "household: revoke mandate",
+        "DELETE",
+        "/api/v1/households/{household_id}/mandate",
+        "mandate_again",
+        [ANON, NO, NO, NO, OK, NO, OK, NO, OK, NO, NO, NO],
+    ),
+    (
+        "contributions: direct-debit file",
+        "GET",
+        "/api/v1/funds/{fund_id}/contributions/direct-debit.xml"
+        f"?period={current_period()}&collection_date={COLLECTION_DATE}",
+        None,
+        [ANON, NO, NO, NO, NO, NO, OK, NO, NO, NO, NO, NO],
     ),
     (
         "contributions: record",
@@ -463,6 +510,7 @@ def world(client: TestClient, people: People, fund: Fund, engine: Engine) -> Wor
         "cashier": people.as_(("cashier", outlet_id)),
     }
     proposal_id, draw_id = _assembly(engine, fund.id, outlet_id)
+    _direct_debit(engine, fund.id, member[0])
     return World(
         headers=headers,
         household_id=member[0],
@@ -494,6 +542,31 @@ def _assembly(
         )
         session.commit()
         return proposal.id, draw.id
+
+
+def _direct_debit(engine: Engine, fund_id: uuid.UUID, household_id: uuid.UUID) -> None:
+    """The fund collects by direct debit, and the member's household gave a mandate."""
+    with Session(engine) as session:
+        fund = session.get(Fund, fund_id)
+        assert fund is not None
+        fund.iban = "FR7630006000011234567890189"
+        fund.sepa_creditor_id = "FR72ZZZ123456"
+        session.add(fund)
+        _mandate(session, household_id)
+        session.commit()
+
+
+def _mandate(session: Session, household_id: uuid.UUID) -> None:
+    set_mandate(
+        db_session=session,
+        household_id=household_id,
+        mandate_in=MandateIn(
+            debtor_name="Alex Martin",
+            iban="FR1420041010050500013M02606",
+            signed_on=date(2026, 1, 15),
+        ),
+        actor="system:test",
+    )
 
 
 def _applicant(engine: Engine, fund_id: uuid.UUID) -> uuid.UUID:
@@ -566,6 +639,12 @@ def _household_body(email: bool = False) -> dict[str, Any]:
 def _body(kind: object, fund: Fund, client: TestClient, world: World, people: People) -> Any:
     if kind == "household":
         return _household_body()
+    if kind == "mandate_again":  # each caller revokes a mandate that is there
+        with Session(people.engine) as session:
+            if active_mandate(db_session=session, household_id=world.household_id) is None:
+                _mandate(session, world.household_id)
+                session.commit()
+        return None
     if kind == "outlet":
         return _outlet_in().model_dump(mode="json")
     if kind == "staff":

@@ -1,10 +1,19 @@
-"""Households, their persons, member-number counters, contributions and waivers."""
+"""Households, their persons, member-number counters, contributions, waivers and
+direct-debit mandates."""
 
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Index,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from ssa.db import metadata as _metadata  # noqa: F401 (naming convention first)
@@ -133,3 +142,56 @@ class ContributionWaiver(SQLModel, table=True):
     reason: str = Field(max_length=500)
     granted_by: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MandateStatus(StrEnum):
+    active = "active"
+    revoked = "revoked"  # kept for history: a bank may ask about a past collection
+
+
+class DirectDebitMandate(SQLModel, table=True):
+    """A household's SEPA Core direct-debit mandate: the fund may collect its contribution
+    from the debtor's account. At most one is active per household; a revoked or replaced
+    one is kept.
+
+    The IBAN is personal data: seen by the household's members, the coordinator and the
+    treasurer only, and never written whole to the audit log.
+    """
+
+    __tablename__ = "direct_debit_mandate"
+    __table_args__ = (
+        # The unique mandate reference (UMR) is unique per creditor, i.e. per fund.
+        UniqueConstraint("fund_id", "reference"),
+        CheckConstraint("status IN ('active', 'revoked')", name="status"),
+        CheckConstraint(
+            "(status = 'active' AND revoked_at IS NULL)"
+            " OR (status = 'revoked' AND revoked_at IS NOT NULL)",
+            name="revoked_at",
+        ),
+        Index(
+            "uq_direct_debit_mandate_household_active",
+            "household_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index("ix_direct_debit_mandate_household_id", "household_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    fund_id: uuid.UUID = Field(foreign_key="fund.id")
+    household_id: uuid.UUID = Field(foreign_key="household.id")
+    # The unique mandate reference: at most 35 characters of the SEPA identifier set.
+    reference: str = Field(max_length=35)
+    debtor_name: str = Field(max_length=70)  # the account holder
+    iban: str = Field(max_length=34)  # compact form
+    bic: str | None = Field(default=None, max_length=11)
+    signed_on: date
+    status: MandateStatus = Field(default=MandateStatus.active, sa_type=String(10))
+    # When the current debtor account was recorded: the first collection after it is FRST.
+    account_since: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_by: str | None = Field(default=None, max_length=200)

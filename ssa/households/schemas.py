@@ -13,7 +13,7 @@ from pydantic import (
     field_validator,
 )
 
-from ssa.households.models import ContributionMethod, HouseholdStatus
+from ssa.households.models import ContributionMethod, HouseholdStatus, MandateStatus
 from ssa.types import PERIOD_PATTERN
 
 Cents = Annotated[int, Field(ge=0, le=100_000_000_00)]
@@ -200,3 +200,63 @@ class GrantOut(BaseModel):
     amount_cents: int
     received_on: date
     reference: str | None
+
+
+# A SEPA identifier (mandate reference): the EPC's Latin character set without the
+# space, neither starting nor ending with '/', and no '//' (EPC Implementation Guidelines).
+MANDATE_REFERENCE_PATTERN = r"^[A-Za-z0-9+?/:().,'-]{1,35}$"
+
+
+class MandateIn(Strict):
+    debtor_name: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=70),
+        Field(description="the account holder, as the bank knows them"),
+    ]
+    iban: Annotated[
+        str, Field(min_length=1, max_length=50, examples=["FR7630006000011234567890189"])
+    ]
+    bic: Annotated[str, Field(min_length=1, max_length=20)] | None = None
+    reference: (
+        Annotated[
+            str,
+            Field(
+                pattern=MANDATE_REFERENCE_PATTERN,
+                description="the unique mandate reference; made from the member number if absent",
+            ),
+        ]
+        | None
+    ) = None
+    signed_on: date
+
+    @field_validator("signed_on")
+    @classmethod
+    def _plausible(cls, value: date) -> date:
+        # SEPA direct debit started in November 2009; a signature is not in the future.
+        if value < date(2009, 11, 1) or value > date.today():
+            raise ValueError("a signature date between November 2009 and today")
+        return value
+
+    @field_validator("reference")
+    @classmethod
+    def _slashes(cls, value: str | None) -> str | None:
+        if value is not None and (value.startswith("/") or value.endswith("/") or "//" in value):
+            raise ValueError("a reference neither starts nor ends with '/' nor has '//'")
+        return value
+
+
+class MandateOut(BaseModel):
+    id: uuid.UUID
+    household_id: uuid.UUID
+    reference: str
+    debtor_name: str
+    iban: str
+    bic: str | None
+    signed_on: date
+    status: MandateStatus
+    created_at: str
+    revoked_at: str | None = None
+    next_sequence_type: str | None = Field(
+        default=None,
+        description="FRST or RCUR: how the next collection under an active mandate is sent",
+    )

@@ -1,0 +1,268 @@
+"""Households' SEPA direct-debit mandates: given, amended, revoked; kept for history.
+
+Rules (docs/operations.md, "Direct debit"):
+- one active mandate per household; setting it again with the same reference (or none)
+  amends it in place (name, IBAN, BIC, signature date);
+- another reference replaces it: the old one is revoked and kept, the new one starts;
+- a generated reference is `SSA-<member number>-<n>`, n counting the household's mandates;
+- a change of debtor account makes the next collection a first one (FRST) again.
+"""
+
+import uuid
+from typing import Any
+
+from schwifty import IBAN
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from ssa.audit.service import record
+from ssa.funds.service import InvalidIban, normalise_bic, normalise_iban
+from ssa.households.models import (
+    Contribution,
+    ContributionMethod,
+    DirectDebitMandate,
+    Household,
+    HouseholdStatus,
+    MandateStatus,
+)
+from ssa.households.schemas import MandateIn
+from ssa.households.service import HouseholdLeft, HouseholdNotFound
+from ssa.problems import Conflict, NotFound
+from ssa.timeutil import utcnow
+
+FIRST = "FRST"
+RECURRENT = "RCUR"
+
+
+class MandateNotFound(NotFound):
+    code = "mandate_not_found"
+    title = "This household has no active direct-debit mandate"
+
+
+class MandateReferenceTaken(Conflict):
+    code = "mandate_reference_taken"
+    title = "Another mandate of this fund has this reference"
+
+
+def masked_iban(iban: str) -> str:
+    """What the audit log keeps of an IBAN: country, check digits and the last four."""
+    return f"{iban[:4]}...{iban[-4:]}"
+
+
+def _sepa_iban(value: str) -> str:
+    compact = normalise_iban(value)
+    if not IBAN(compact).in_sepa_zone:
+        raise InvalidIban("This IBAN is not of a SEPA country: it cannot be debited.")
+    return compact
+
+
+def _trace(mandate: DirectDebitMandate) -> dict[str, Any]:
+    # The debtor's name and full IBAN are personal data: the auditor reads this log.
+    return {
+        "reference": mandate.reference,
+        "iban": masked_iban(mandate.iban),
+        "bic": mandate.bic,
+        "signed_on": mandate.signed_on.isoformat(),
+        "status": str(mandate.status),
+    }
+
+
+def _locked_household(db_session: Session, household_id: uuid.UUID) -> Household:
+    # Changes to one household's mandates are serialised (PostgreSQL row lock; SQLite
+    # writes already are).
+    household = db_session.get(Household, household_id, with_for_update=True)
+    if household is None:
+        raise HouseholdNotFound()
+    return household
+
+
+def active_mandate(*, db_session: Session, household_id: uuid.UUID) -> DirectDebitMandate | None:
+    return db_session.exec(
+        select(DirectDebitMandate).where(
+            col(DirectDebitMandate.household_id) == household_id,
+            col(DirectDebitMandate.status) == MandateStatus.active.value,
+        )
+    ).first()
+
+
+def mandates_of(*, db_session: Session, household_id: uuid.UUID) -> list[DirectDebitMandate]:
+    """All the household's mandates, the newest first (the active one, then the past)."""
+    return list(
+        db_session.exec(
+            select(DirectDebitMandate)
+            .where(col(DirectDebitMandate.household_id) == household_id)
+            .order_by(col(DirectDebitMandate.created_at).desc(), col(DirectDebitMandate.id))
+        ).all()
+    )
+
+
+def _generated_reference(db_session: Session, household: Household) -> str:
+    count = db_session.exec(
+        select(func.count()).where(col(DirectDebitMandate.household_id) == household.id)
+    ).one()
+    return f"SSA-{household.member_number}-{int(count) + 1}"
+
+
+def _reference_taken(db_session: Session, fund_id: uuid.UUID, reference: str) -> bool:
+    return (
+        db_session.exec(
+            select(DirectDebitMandate.id).where(
+                col(DirectDebitMandate.fund_id) == fund_id,
+                col(DirectDebitMandate.reference) == reference,
+            )
+        ).first()
+        is not None
+    )
+
+
+def _revoke(
+    db_session: Session,
+    mandate: DirectDebitMandate,
+    *,
+    actor: str,
+    request_id: str | None,
+    replaced_by: str | None = None,
+) -> None:
+    before = _trace(mandate)
+    now = utcnow()
+    mandate.status = MandateStatus.revoked
+    mandate.revoked_at = now
+    mandate.revoked_by = actor
+    mandate.updated_at = now
+    db_session.add(mandate)
+    db_session.flush()
+    after = _trace(mandate) | ({"replaced_by": replaced_by} if replaced_by else {})
+    record(
+        db_session=db_session,
+        actor=actor,
+        action="mandate.revoke",
+        target_type="household",
+        target_id=mandate.household_id,
+        fund_id=mandate.fund_id,
+        before=before,
+        after=after,
+        request_id=request_id,
+    )
+
+
+def set_mandate(
+    *,
+    db_session: Session,
+    household_id: uuid.UUID,
+    mandate_in: MandateIn,
+    actor: str,
+    request_id: str | None = None,
+) -> DirectDebitMandate:
+    """Give, amend or replace the household's active mandate (see the module's rules)."""
+    household = _locked_household(db_session, household_id)
+    if household.status == HouseholdStatus.left:
+        raise HouseholdLeft("A household that has left the fund gives no mandate.")
+    iban = _sepa_iban(mandate_in.iban)
+    bic = normalise_bic(mandate_in.bic) if mandate_in.bic else None
+    current = active_mandate(db_session=db_session, household_id=household.id)
+    if current is not None and mandate_in.reference in (None, current.reference):
+        before = _trace(current)
+        now = utcnow()
+        if iban != current.iban:
+            current.account_since = now
+        current.debtor_name = mandate_in.debtor_name
+        current.iban = iban
+        current.bic = bic
+        current.signed_on = mandate_in.signed_on
+        current.updated_at = now
+        db_session.add(current)
+        db_session.flush()
+        record(
+            db_session=db_session,
+            actor=actor,
+            action="mandate.amend",
+            target_type="household",
+            target_id=household.id,
+            fund_id=household.fund_id,
+            before=before,
+            after=_trace(current),
+            request_id=request_id,
+        )
+        return current
+    reference = mandate_in.reference or _generated_reference(db_session, household)
+    if _reference_taken(db_session, household.fund_id, reference):
+        raise MandateReferenceTaken(
+            f"The reference {reference} is already used by a mandate of this fund."
+        )
+    if current is not None:
+        _revoke(db_session, current, actor=actor, request_id=request_id, replaced_by=reference)
+    mandate = DirectDebitMandate(
+        fund_id=household.fund_id,
+        household_id=household.id,
+        reference=reference,
+        debtor_name=mandate_in.debtor_name,
+        iban=iban,
+        bic=bic,
+        signed_on=mandate_in.signed_on,
+        created_by=actor,
+    )
+    try:
+        with db_session.begin_nested():
+            db_session.add(mandate)
+            db_session.flush()
+    except IntegrityError as exc:  # another household took the reference at this moment
+        raise MandateReferenceTaken(
+            f"The reference {reference} is already used by a mandate of this fund."
+        ) from exc
+    record(
+        db_session=db_session,
+        actor=actor,
+        action="mandate.create",
+        target_type="household",
+        target_id=household.id,
+        fund_id=household.fund_id,
+        after=_trace(mandate),
+        request_id=request_id,
+    )
+    return mandate
+
+
+def revoke_mandate(
+    *, db_session: Session, household_id: uuid.UUID, actor: str, request_id: str | None = None
+) -> DirectDebitMandate:
+    """Revoke the household's active mandate: nothing more is collected under it."""
+    household = _locked_household(db_session, household_id)
+    current = active_mandate(db_session=db_session, household_id=household.id)
+    if current is None:
+        raise MandateNotFound()
+    _revoke(db_session, current, actor=actor, request_id=request_id)
+    return current
+
+
+def sequence_types(
+    *, db_session: Session, mandates: list[DirectDebitMandate]
+) -> dict[uuid.UUID, str]:
+    """FRST or RCUR for the next collection under each mandate (by mandate id).
+
+    RCUR once a contribution paid by direct debit has been recorded for the household
+    since the mandate's current debtor account was recorded; FRST before. A collection
+    sent but not yet recorded as received still counts as not made: sending FRST twice
+    is accepted by the banks, RCUR before any FRST may not be.
+    """
+    if not mandates:
+        return {}
+    by_household = {m.household_id: m for m in mandates}
+    rows = db_session.exec(
+        select(Contribution.household_id, func.max(Contribution.created_at))
+        .where(
+            col(Contribution.household_id).in_(list(by_household)),
+            col(Contribution.method) == ContributionMethod.direct_debit.value,
+        )
+        .group_by(col(Contribution.household_id))
+    ).all()
+    last_collected = {household_id: at for household_id, at in rows}
+    result = {}
+    for household_id, mandate in by_household.items():
+        last = last_collected.get(household_id)
+        # SQLite keeps no zone in an aggregate's result: both sides compared in UTC.
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=mandate.account_since.tzinfo)
+        collected = last is not None and last >= mandate.account_since
+        result[mandate.id] = RECURRENT if collected else FIRST
+    return result

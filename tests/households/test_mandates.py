@@ -1,0 +1,550 @@
+"""SEPA direct-debit mandates and the period's pain.008 file, on both engines.
+
+The file is checked against the ISO 20022 schema shipped with sepaxml, and read back
+element by element: who is debited, how much, under which mandate, FRST or RCUR.
+"""
+
+import uuid
+import xml.etree.ElementTree as ET
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sepaxml  # type: ignore[import-untyped]
+import xmlschema
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from ssa.audit.models import AuditEntry
+from ssa.funds.service import current_period
+from ssa.households.models import Contribution, Person
+from ssa.issuance import periods
+from ssa.ledger.models import LedgerTransaction
+from tests.conftest import People
+from tests.households.helpers import (
+    VALID_IBAN,
+    household_body,
+    new_outlet,
+    person,
+    register,
+    unique_email,
+)
+
+PAIN_008 = Path(sepaxml.__file__).parent / "schemas" / "pain.008.001.02.xsd"
+NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.008.001.02"}
+CREDITOR_ID = "FR72ZZZ123456"
+# Valid IBANs of SEPA countries (made-up accounts), and one from outside the zone.
+DEBTOR_IBAN = "FR1420041010050500013M02606"
+OTHER_IBAN = "DE89370400440532013000"
+BRAZIL_IBAN = "BR1800360305000010009795493C1"
+
+
+def sepa_fund(
+    client: TestClient, people: People, creditor_id: str | None = CREDITOR_ID
+) -> uuid.UUID:
+    body: dict[str, Any] = {
+        "slug": f"dd-{uuid.uuid4().hex[:10]}",
+        "name": "Caisse locale d'Écully",
+        "iban": VALID_IBAN,
+        "bic": "BDFEFRPP",
+    }
+    if creditor_id is not None:
+        body["sepa_creditor_id"] = creditor_id
+    response = client.post("/api/v1/funds", json=body, headers=people.as_(("admin", None)))
+    assert response.status_code == 201, response.text
+    return uuid.UUID(response.json()["id"])
+
+
+def mandate_body(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "debtor_name": "Camille Martin",
+        "iban": "FR14 2004 1010 0505 0001 3M02 606",
+        "signed_on": "2026-01-15",
+    }
+    return {**body, **changes}
+
+
+def put_mandate(
+    client: TestClient, household_id: str, headers: dict[str, str], **changes: Any
+) -> dict[str, Any]:
+    response = client.put(
+        f"/api/v1/households/{household_id}/mandate", json=mandate_body(**changes), headers=headers
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    return body
+
+
+def next_period() -> str:
+    return periods.shift(current_period(), 1)
+
+
+def soon() -> str:
+    return (date.today() + timedelta(days=5)).isoformat()
+
+
+def debit_file(
+    client: TestClient, fund_id: uuid.UUID, treasurer: dict[str, str], period: str
+) -> Any:
+    return client.get(
+        f"/api/v1/funds/{fund_id}/contributions/direct-debit.xml",
+        params={"period": period, "collection_date": soon()},
+        headers=treasurer,
+    )
+
+
+def debits(xml: str) -> dict[str, dict[str, str]]:
+    """The file's debits by end-to-end id, after checking it against the XSD."""
+    xmlschema.XMLSchema(str(PAIN_008)).validate(xml)
+    root = ET.fromstring(xml)  # noqa: S314 (our own answer, in a test)
+    found: dict[str, dict[str, str]] = {}
+    for block in root.findall("p:CstmrDrctDbtInitn/p:PmtInf", NS):
+        sequence = block.findtext("p:PmtTpInf/p:SeqTp", namespaces=NS)
+        assert sequence is not None
+        assert block.findtext("p:CdtrSchmeId/p:Id/p:PrvtId/p:Othr/p:Id", namespaces=NS) == (
+            CREDITOR_ID
+        )
+        assert block.findtext("p:CdtrAcct/p:Id/p:IBAN", namespaces=NS) == VALID_IBAN
+        assert block.findtext("p:ReqdColltnDt", namespaces=NS) == soon()
+        for tx in block.findall("p:DrctDbtTxInf", NS):
+            end_to_end = tx.findtext("p:PmtId/p:EndToEndId", namespaces=NS)
+            assert end_to_end is not None
+            found[end_to_end] = {
+                "sequence": sequence,
+                "amount": tx.findtext("p:InstdAmt", namespaces=NS) or "",
+                "mandate": tx.findtext("p:DrctDbtTx/p:MndtRltdInf/p:MndtId", namespaces=NS) or "",
+                "signed": tx.findtext("p:DrctDbtTx/p:MndtRltdInf/p:DtOfSgntr", namespaces=NS) or "",
+                "iban": tx.findtext("p:DbtrAcct/p:Id/p:IBAN", namespaces=NS) or "",
+                "name": tx.findtext("p:Dbtr/p:Nm", namespaces=NS) or "",
+                "remittance": tx.findtext("p:RmtInf/p:Ustrd", namespaces=NS) or "",
+            }
+    header = root.find("p:CstmrDrctDbtInitn/p:GrpHdr", NS)
+    assert header is not None
+    assert header.findtext("p:NbOfTxs", namespaces=NS) == str(len(found))
+    return found
+
+
+def contribute(
+    client: TestClient,
+    fund_id: uuid.UUID,
+    treasurer: dict[str, str],
+    household_id: str,
+    amount: int,
+    period: str,
+    method: str = "transfer",
+) -> None:
+    response = client.post(
+        f"/api/v1/funds/{fund_id}/contributions",
+        json={
+            "household_id": household_id,
+            "period": period,
+            "amount_cents": amount,
+            "method": method,
+            "received_on": date.today().isoformat(),
+        },
+        headers={**treasurer, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert response.status_code == 201, response.text
+
+
+# --- Mandates ----------------------------------------------------------------------------
+
+
+def test_a_mandate_is_given_amended_replaced_and_revoked_and_kept(
+    client: TestClient, people: People
+) -> None:
+    fund_id = sepa_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    auditor = people.as_(("auditor", fund_id))
+    household = register(client, fund_id, coordinator)
+    url = f"/api/v1/households/{household['id']}/mandate"
+
+    assert problem(client.get(url, headers=coordinator), 404, "mandate_not_found")
+    given = put_mandate(client, household["id"], coordinator, bic="agrifrpp 882")
+    assert given["reference"] == f"SSA-{household['member_number']}-1"
+    assert given["iban"] == DEBTOR_IBAN  # compact
+    assert given["bic"] == "AGRIFRPP882"
+    assert given["status"] == "active"
+    assert given["next_sequence_type"] == "FRST"
+    assert client.get(url, headers=coordinator).json() == given
+
+    # The same reference (or none): the same mandate, amended.
+    amended = put_mandate(
+        client, household["id"], coordinator, debtor_name="C. Martin", reference=given["reference"]
+    )
+    assert amended["id"] == given["id"]
+    assert amended["debtor_name"] == "C. Martin"
+    assert amended["bic"] is None
+
+    # Another reference: a new mandate; the old one is revoked and kept.
+    replaced = put_mandate(client, household["id"], coordinator, reference="ECULLY-2026/0042")
+    assert replaced["id"] != given["id"]
+    assert replaced["reference"] == "ECULLY-2026/0042"
+    history = client.get(f"{url}s", headers=coordinator).json()
+    assert [(m["id"], m["status"]) for m in history] == [
+        (replaced["id"], "active"),
+        (given["id"], "revoked"),
+    ]
+    assert history[1]["revoked_at"] is not None
+
+    assert client.delete(url, headers=coordinator).status_code == 204
+    problem(client.get(url, headers=coordinator), 404, "mandate_not_found")
+    problem(client.delete(url, headers=coordinator), 404, "mandate_not_found")
+    assert [m["status"] for m in client.get(f"{url}s", headers=coordinator).json()] == [
+        "revoked",
+        "revoked",
+    ]
+    # A new one after all that gets the next generated reference.
+    again = put_mandate(client, household["id"], coordinator)
+    assert again["reference"] == f"SSA-{household['member_number']}-3"
+
+    log = client.get(f"/api/v1/funds/{fund_id}/audit-log?limit=500", headers=auditor)
+    assert log.status_code == 200
+    entries = [e for e in log.json()["items"] if e["target_id"] == household["id"]]
+    actions = [e["action"] for e in entries if e["action"].startswith("mandate.")]
+    assert sorted(actions) == sorted(
+        ["mandate.create"] * 3 + ["mandate.amend"] + ["mandate.revoke"] * 2
+    )
+    # The auditor reads the log: no IBAN and no account holder in it.
+    assert DEBTOR_IBAN not in log.text
+    assert "2004101005050001" not in log.text
+    assert "Martin" not in log.text
+    assert "FR14...2606" in log.text
+
+
+def test_mandate_validation_errors(client: TestClient, people: People) -> None:
+    fund_id = sepa_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    household = register(client, fund_id, coordinator)
+    url = f"/api/v1/households/{household['id']}/mandate"
+
+    def put(**changes: Any) -> Any:
+        return client.put(url, json=mandate_body(**changes), headers=coordinator)
+
+    problem(put(iban="FR7630006000011234567890188"), 422, "invalid_iban")  # check digits
+    problem(put(iban=BRAZIL_IBAN), 422, "invalid_iban")  # valid, but outside SEPA
+    problem(put(bic="NOTABIC!"), 422, "invalid_bic")
+    for reference in ("with space", "/leading", "trailing/", "a//b", "é-accent", "x" * 36, ""):
+        problem(put(reference=reference), 422, "validation_error")
+    problem(put(signed_on=(date.today() + timedelta(days=1)).isoformat()), 422, "validation_error")
+    problem(put(signed_on="2001-01-01"), 422, "validation_error")
+    problem(put(debtor_name=""), 422, "validation_error")
+    problem(put(debtor_name="x" * 71), 422, "validation_error")
+    problem(put(extra="field"), 422, "validation_error")
+    assert problem(client.get(url, headers=coordinator), 404, "mandate_not_found")
+
+    # A reference is unique in the fund; another fund may use it.
+    put_mandate(client, household["id"], coordinator, reference="SHARED-1")
+    other = register(client, fund_id, coordinator)
+    response = client.put(
+        f"/api/v1/households/{other['id']}/mandate",
+        json=mandate_body(reference="SHARED-1"),
+        headers=coordinator,
+    )
+    problem(response, 409, "mandate_reference_taken")
+    elsewhere = sepa_fund(client, people)
+    elsewhere_coordinator = people.as_(("coordinator", elsewhere))
+    third = register(client, elsewhere, elsewhere_coordinator)
+    put_mandate(client, third["id"], elsewhere_coordinator, reference="SHARED-1")
+
+    # A household that left gives no mandate.
+    left = client.patch(
+        f"/api/v1/households/{other['id']}", json={"status": "left"}, headers=coordinator
+    )
+    assert left.status_code == 200, left.text
+    response = client.put(
+        f"/api/v1/households/{other['id']}/mandate", json=mandate_body(), headers=coordinator
+    )
+    problem(response, 409, "household_left")
+    problem(
+        client.put(
+            f"/api/v1/households/{uuid.uuid4()}/mandate", json=mandate_body(), headers=coordinator
+        ),
+        404,
+        "not_found",
+    )
+
+
+def _user_of(engine: Engine, household_id: str, given_name: str) -> uuid.UUID:
+    with Session(engine) as db_session:
+        found = db_session.exec(
+            select(Person).where(
+                col(Person.household_id) == uuid.UUID(household_id),
+                col(Person.given_name) == given_name,
+            )
+        ).one()
+        assert found.user_id is not None
+        return found.user_id
+
+
+def test_who_may_see_and_change_a_mandate(
+    client: TestClient, people: People, engine: Engine
+) -> None:
+    fund_id = sepa_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    child_born = date.today().replace(year=date.today().year - 12, day=1)
+    family = household_body(
+        persons=[
+            person("Camille", "Martin", "1980-05-17", email=unique_email()),
+            person("Léo", "Martin", child_born, email=unique_email()),
+        ]
+    )
+    household = register(client, fund_id, coordinator, family)
+    neighbours = register(
+        client,
+        fund_id,
+        coordinator,
+        household_body([person("Sam", "Durand", email=unique_email())]),
+    )
+    adult = people.headers(_user_of(engine, household["id"], "Camille"))
+    child = people.headers(_user_of(engine, household["id"], "Léo"))
+    neighbour = people.headers(_user_of(engine, neighbours["id"], "Sam"))
+    treasurer = people.as_(("treasurer", fund_id))
+    outlet_id = new_outlet(client, coordinator)
+    staff = {
+        "auditor": people.as_(("auditor", fund_id)),
+        "other coordinator": people.as_(("coordinator", sepa_fund(client, people))),
+        "admin": people.as_(("admin", None)),
+        "manager": people.as_(("manager", outlet_id)),
+        "neighbour": neighbour,
+    }
+    url = f"/api/v1/households/{household['id']}/mandate"
+
+    # The adult of the household gives the mandate; the child may not.
+    problem(client.put(url, json=mandate_body(), headers=child), 403, "forbidden")
+    problem(client.put(url, json=mandate_body(), headers=treasurer), 403, "forbidden")
+    given = put_mandate(client, household["id"], adult)
+
+    # Members (the child too), the coordinator and the treasurer see the IBAN.
+    for headers in (adult, child, coordinator, treasurer):
+        response = client.get(url, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["iban"] == DEBTOR_IBAN
+    for name, headers in staff.items():
+        for method in ("GET", "PUT", "DELETE"):
+            response = client.request(
+                method, url, json=mandate_body() if method == "PUT" else None, headers=headers
+            )
+            assert response.status_code == 403, (name, method, response.text)
+            assert DEBTOR_IBAN not in response.text
+        history = client.get(f"{url}s", headers=headers)
+        assert history.status_code == 403, (name, history.text)
+    problem(client.get(url), 401, "unauthenticated")
+
+    problem(client.delete(url, headers=child), 403, "forbidden")
+    assert client.get(url, headers=adult).json()["id"] == given["id"]
+    # The treasurer revokes a mandate the bank reports cancelled.
+    assert client.delete(url, headers=treasurer).status_code == 204
+    put_mandate(client, household["id"], coordinator)
+    assert client.delete(url, headers=adult).status_code == 204
+
+
+# --- The file ----------------------------------------------------------------------------
+
+
+def test_the_file_debits_exactly_the_households_that_owe_under_an_active_mandate(
+    client: TestClient, people: People, engine: Engine
+) -> None:
+    fund_id = sepa_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    treasurer = people.as_(("treasurer", fund_id))
+    period = current_period()
+
+    def household(chosen: int, mandate: bool = True, **changes: Any) -> dict[str, Any]:
+        made = register(client, fund_id, coordinator, household_body(chosen=chosen))
+        if mandate:
+            made["mandate"] = put_mandate(client, made["id"], coordinator, **changes)
+        return made
+
+    due = household(2500, debtor_name="Zoé Lefèvre", bic="AGRIFRPP882")
+    partly = household(3000, iban=OTHER_IBAN)
+    paid = household(2000)
+    waived = household(2000)
+    household(2000, mandate=False)  # owes, but gave no mandate
+    revoked = household(2000)
+    suspended = household(2000)
+    contribute(client, fund_id, treasurer, paid["id"], 2000, period)
+    contribute(client, fund_id, treasurer, partly["id"], 1000, period)
+    waiver = client.post(
+        f"/api/v1/funds/{fund_id}/contribution-waivers",
+        json={"household_id": waived["id"], "period": period, "reason": "Perte d'emploi"},
+        headers=coordinator,
+    )
+    assert waiver.status_code == 201, waiver.text
+    assert (
+        client.delete(
+            f"/api/v1/households/{revoked['id']}/mandate", headers=coordinator
+        ).status_code
+        == 204
+    )
+    suspend = client.patch(
+        f"/api/v1/households/{suspended['id']}", json={"status": "suspended"}, headers=coordinator
+    )
+    assert suspend.status_code == 200, suspend.text
+
+    with Session(engine) as db_session:
+        before = (
+            db_session.exec(select(func.count()).select_from(LedgerTransaction)).one(),
+            db_session.exec(select(func.count()).select_from(Contribution)).one(),
+        )
+    answer = debit_file(client, fund_id, treasurer, period)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/xml"
+    assert f"direct-debit-{period}-{soon()}.xml" in answer.headers["content-disposition"]
+    found = debits(answer.text)
+    assert set(found) == {f"{due['member_number']}-{period}", f"{partly['member_number']}-{period}"}
+    first = found[f"{due['member_number']}-{period}"]
+    assert first == {
+        "sequence": "FRST",
+        "amount": "25.00",
+        "mandate": due["mandate"]["reference"],
+        "signed": "2026-01-15",
+        "iban": DEBTOR_IBAN,
+        "name": "Zoe Lefevre",  # SEPA's Latin character set
+        "remittance": f"Cotisation SSA {period} adherent {due['member_number']}",
+    }
+    assert found[f"{partly['member_number']}-{period}"]["amount"] == "20.00"  # what is left
+    assert found[f"{partly['member_number']}-{period}"]["iban"] == OTHER_IBAN
+    # The same file again has the same message id (the bank refuses a second upload).
+    again = debit_file(client, fund_id, treasurer, period)
+    root, root_again = (ET.fromstring(a.text) for a in (answer, again))  # noqa: S314
+    assert root.findtext("p:CstmrDrctDbtInitn/p:GrpHdr/p:MsgId", namespaces=NS) == (
+        root_again.findtext("p:CstmrDrctDbtInitn/p:GrpHdr/p:MsgId", namespaces=NS)
+    )
+    # Producing the file wrote nothing.
+    with Session(engine) as db_session:
+        after = (
+            db_session.exec(select(func.count()).select_from(LedgerTransaction)).one(),
+            db_session.exec(select(func.count()).select_from(Contribution)).one(),
+        )
+    assert after == before
+
+    # The money arrives and is recorded: nothing is left to collect for the period.
+    contribute(client, fund_id, treasurer, due["id"], 2500, period, method="direct_debit")
+    contribute(client, fund_id, treasurer, partly["id"], 2000, period, method="direct_debit")
+    problem(debit_file(client, fund_id, treasurer, period), 409, "nothing_to_collect")
+
+    # Next month: those collected before are recurrent, the others first collections.
+    following = debits(debit_file(client, fund_id, treasurer, next_period()).text)
+    sequences = {key.rsplit("-", 2)[0]: value["sequence"] for key, value in following.items()}
+    assert sequences == {
+        due["member_number"]: "RCUR",
+        partly["member_number"]: "RCUR",
+        paid["member_number"]: "FRST",  # paid by transfer so far
+        waived["member_number"]: "FRST",
+    }
+    assert (
+        client.get(f"/api/v1/households/{due['id']}/mandate", headers=treasurer).json()[
+            "next_sequence_type"
+        ]
+        == "RCUR"
+    )
+
+    # A new debtor account: the next collection is a first one again.
+    put_mandate(client, due["id"], coordinator, iban=OTHER_IBAN)
+    following = debits(debit_file(client, fund_id, treasurer, next_period()).text)
+    assert following[f"{due['member_number']}-{next_period()}"]["sequence"] == "FRST"
+    assert following[f"{partly['member_number']}-{next_period()}"]["sequence"] == "RCUR"
+
+
+def test_the_file_needs_a_creditor_id_a_date_to_come_and_a_treasurer(
+    client: TestClient, people: People
+) -> None:
+    fund_id = sepa_fund(client, people, creditor_id=None)
+    coordinator = people.as_(("coordinator", fund_id))
+    treasurer = people.as_(("treasurer", fund_id))
+    household = register(client, fund_id, coordinator)
+    put_mandate(client, household["id"], coordinator)
+    url = f"/api/v1/funds/{fund_id}/contributions/direct-debit.xml"
+
+    body = problem(
+        debit_file(client, fund_id, treasurer, current_period()), 409, "sepa_creditor_id_missing"
+    )
+    assert "creditor" in body["detail"]
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    problem(
+        client.get(
+            url,
+            params={"period": current_period(), "collection_date": yesterday},
+            headers=treasurer,
+        ),
+        422,
+        "collection_date_past",
+    )
+    for params in (
+        {"period": "2026-13", "collection_date": soon()},
+        {"period": current_period()},
+        {"period": current_period(), "collection_date": "tomorrow"},
+    ):
+        problem(client.get(url, params=params, headers=treasurer), 422, "validation_error")
+    for headers in (coordinator, people.as_(("auditor", fund_id)), people.as_(("admin", None))):
+        problem(debit_file(client, fund_id, headers, current_period()), 403, "forbidden")
+
+    # A fund with its creditor id and nobody under mandate: nothing to collect.
+    empty = sepa_fund(client, people)
+    register(client, empty, people.as_(("coordinator", empty)))
+    problem(
+        debit_file(client, empty, people.as_(("treasurer", empty)), current_period()),
+        409,
+        "nothing_to_collect",
+    )
+
+
+@pytest.mark.parametrize("bic", [None, "BDFEFRPP"])
+def test_the_file_is_valid_with_or_without_the_funds_bic(
+    client: TestClient, people: People, engine: Engine, bic: str | None
+) -> None:
+    body: dict[str, Any] = {
+        "slug": f"dd-{uuid.uuid4().hex[:10]}",
+        "name": "Caisse",
+        "iban": VALID_IBAN,
+        "sepa_creditor_id": CREDITOR_ID,
+    }
+    if bic:
+        body["bic"] = bic
+    response = client.post("/api/v1/funds", json=body, headers=people.as_(("admin", None)))
+    assert response.status_code == 201, response.text
+    fund_id = uuid.UUID(response.json()["id"])
+    coordinator = people.as_(("coordinator", fund_id))
+    household = register(client, fund_id, coordinator)
+    put_mandate(client, household["id"], coordinator)
+    answer = debit_file(client, fund_id, people.as_(("treasurer", fund_id)), current_period())
+    assert answer.status_code == 200, answer.text
+    assert len(debits(answer.text)) == 1
+    agent = ET.fromstring(answer.text).find(  # noqa: S314
+        "p:CstmrDrctDbtInitn/p:PmtInf/p:CdtrAgt/p:FinInstnId", NS
+    )
+    assert agent is not None
+    if bic:
+        assert agent.findtext("p:BIC", namespaces=NS) == bic
+    else:
+        assert agent.findtext("p:Othr/p:Id", namespaces=NS) == "NOTPROVIDED"
+
+
+def test_audit_entries_of_mandates_name_the_household(
+    client: TestClient, people: People, engine: Engine
+) -> None:
+    fund_id = sepa_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    household = register(client, fund_id, coordinator)
+    put_mandate(client, household["id"], coordinator)
+    with Session(engine) as db_session:
+        entry = db_session.exec(
+            select(AuditEntry).where(
+                col(AuditEntry.target_id) == household["id"],
+                col(AuditEntry.action) == "mandate.create",
+            )
+        ).one()
+    assert entry.fund_id == fund_id
+    assert entry.after is not None
+    assert '"iban": "FR14...2606"' in entry.after
