@@ -43,8 +43,16 @@ from ssa.funds.models import Fund, FundPolicy
 from ssa.funds.service import FUND_TIMEZONE, create_fund, current_period, policy_for
 from ssa.households import rules
 from ssa.households.contributions import record_contribution, record_grant, waive
-from ssa.households.models import ContributionMethod, Household, Person
-from ssa.households.schemas import AddressIn, DeclaredIn, HouseholdIn, PersonIn
+from ssa.households.direct_debit import collections
+from ssa.households.mandates import set_mandate
+from ssa.households.models import (
+    ContributionMethod,
+    DirectDebitMandate,
+    Household,
+    MandateStatus,
+    Person,
+)
+from ssa.households.schemas import AddressIn, DeclaredIn, HouseholdIn, MandateIn, PersonIn
 from ssa.households.service import register, set_pin
 from ssa.issuance import periods
 from ssa.issuance.close import close_period
@@ -75,6 +83,7 @@ class DemoFund:
     grant_cents: int
     households: int
     places: tuple[tuple[str, str], ...]  # (postcode, city)
+    sepa_creditor_id: str  # the ICS the fund's bank gave it, for direct debits
 
 
 DEMO_FUNDS = (
@@ -92,6 +101,7 @@ DEMO_FUNDS = (
             ("33150", "Cenon"),
             ("33130", "Bègles"),
         ),
+        "FR72ZZZ123456",
     ),
     DemoFund(
         "libourne",
@@ -100,6 +110,7 @@ DEMO_FUNDS = (
         6_000_000,
         45,
         (("33500", "Libourne"), ("33330", "Saint-Émilion"), ("33910", "Saint-Denis-de-Pile")),
+        "FR19ZZZ654321",
     ),
     DemoFund(
         "haute-gironde",
@@ -108,6 +119,7 @@ DEMO_FUNDS = (
         4_500_000,
         30,
         (("33390", "Blaye"), ("33240", "Saint-André-de-Cubzac"), ("33710", "Bourg")),
+        "FR98ZZZ533201",
     ),
     DemoFund(
         "sud-gironde",
@@ -116,6 +128,7 @@ DEMO_FUNDS = (
         5_500_000,
         28,
         (("33210", "Langon"), ("33190", "La Réole"), ("33430", "Bazas")),
+        "FR96ZZZ481730",
     ),
 )
 
@@ -875,6 +888,7 @@ def load_demo(*, db_session: Session, settings: Settings | None = None) -> list[
                 slug=demo_fund.slug,
                 name=demo_fund.name,
                 iban=demo_fund.iban,
+                sepa_creditor_id=demo_fund.sepa_creditor_id,
                 actor=ACTOR,
             )
             funds[demo_fund.slug] = fund.id
@@ -953,6 +967,7 @@ def load_demo(*, db_session: Session, settings: Settings | None = None) -> list[
     _users(db_session, drafts["bordeaux"])
     _payments(rng, db_session, drafts, funds, period, till, staff)
     _assembly(db_session, funds, settings)
+    lines.append(_direct_debit_line(db_session, funds["bordeaux"], period))
     lines.insert(
         1,
         f"  {len(DEMO_FUNDS)} funds, {totals['households']} households,"
@@ -1012,6 +1027,23 @@ def _join(db_session: Session, fund_id: uuid.UUID, draft: _Draft, settings: Sett
     draft.household_id = household.id
     set_pin(
         db_session=db_session, household=household, pin=draft.pin, settings=settings, actor=ACTOR
+    )
+    if draft.method == ContributionMethod.direct_debit:
+        _mandate(db_session, household, draft.household_in.persons[0], draft.joined)
+
+
+def _mandate(db_session: Session, household: Household, holder: PersonIn, signed_on: date) -> None:
+    """The SEPA mandate of a household that pays by direct debit, signed the day it joined;
+    its account drawn from its member number (the demo's other draws stay the same)."""
+    set_mandate(
+        db_session=db_session,
+        household_id=household.id,
+        mandate_in=MandateIn(
+            debtor_name=f"{holder.given_name} {holder.family_name}",
+            iban=str(_iban(random.Random(household.member_number))),
+            signed_on=signed_on,
+        ),
+        actor=ACTOR,
     )
 
 
@@ -1369,6 +1401,21 @@ def _fund_line(demo_fund: DemoFund, households: int, persons: int, summary: Issu
         f" grant {demo_fund.grant_cents / 100:,.2f} EUR; {summary.period} credits issued to"
         f" {summary.households_issued} households, {summary.total_cents / 100:,.2f} EUR"
         + (f" (skipped: {skipped})" if skipped else "")
+    )
+
+
+def _direct_debit_line(db_session: Session, fund_id: uuid.UUID, period: str) -> str:
+    mandates = db_session.exec(
+        select(func.count()).where(
+            col(DirectDebitMandate.status) == MandateStatus.active.value,
+        )
+    ).one()
+    following = periods.shift(period, 1)
+    debits = collections(db_session=db_session, fund_id=fund_id, period=following)
+    return (
+        f"  direct debit: {mandates} households under a SEPA mandate; bordeaux's file for"
+        f" {following} would debit {len(debits)} of them (treasurer, GET /api/v1/funds/"
+        f"{fund_id}/contributions/direct-debit.xml?period={following}&collection_date=...)"
     )
 
 

@@ -16,7 +16,15 @@ from ssa.db import make_engine, unit_of_work
 from ssa.demo import DEMO_FUNDS, HISTORY_MONTHS, MEMBER_PIN, PASSWORD, load_demo
 from ssa.funds.models import Fund
 from ssa.funds.service import current_period
-from ssa.households.models import Contribution, ContributionWaiver, Household, Person
+from ssa.households.direct_debit import collections, sepa_direct_debit
+from ssa.households.models import (
+    Contribution,
+    ContributionMethod,
+    ContributionWaiver,
+    DirectDebitMandate,
+    Household,
+    Person,
+)
 from ssa.households.service import pin_matches
 from ssa.issuance import periods
 from ssa.issuance.models import HouseholdIssuance, PeriodClose
@@ -59,6 +67,7 @@ COUNTED = (
     "proposal_voter",
     "ballot",
     "committee_draw",
+    "direct_debit_mandate",
 )
 LOGIN = re.compile(r"^  (\S+@demo\.ssa\.example)\s+(.+)$")
 TILL = re.compile(r"^  client_id (till_\w+) client_secret (\S+)$")
@@ -101,6 +110,7 @@ def test_demo_loads_a_gironde_like_installation_once(
             _check_payments(session, period)
             _check_assembly(session, funds)
             _check_history(session, funds, period)
+            _check_direct_debit(session, funds, period)
             results = check_ledger(db_session=session)
             assert all(r.ok for r in results), [r for r in results if not r.ok]
             before = _counts(session)
@@ -239,6 +249,39 @@ def _check_payments(session: Session, period: str) -> None:
     refunds = session.exec(select(Refund)).all()
     assert 2 <= len(refunds) <= 3
     assert {session.get(Payment, r.payment_id).period for r in refunds} == {period}  # type: ignore[union-attr]
+
+
+def _check_direct_debit(session: Session, funds: Sequence[Fund], period: str) -> None:
+    """The households that pay by direct debit gave a mandate; the funds can collect: next
+    month's file of Bordeaux debits every one of its households under mandate."""
+    assert all(f.sepa_creditor_id for f in funds)
+    mandated = set(session.exec(select(DirectDebitMandate.household_id)).all())
+    paying = set(
+        session.exec(
+            select(Contribution.household_id).where(
+                col(Contribution.method) == ContributionMethod.direct_debit.value
+            )
+        ).all()
+    )
+    assert paying
+    assert paying <= mandated
+    bordeaux = next(f for f in funds if f.slug == "bordeaux")
+    following = periods.shift(period, 1)
+    found = collections(db_session=session, fund_id=bordeaux.id, period=following)
+    in_bordeaux = session.exec(
+        select(func.count())
+        .select_from(DirectDebitMandate)
+        .join(Household, col(Household.id) == col(DirectDebitMandate.household_id))
+        .where(col(DirectDebitMandate.fund_id) == bordeaux.id, col(Household.status) == "active")
+    ).one()
+    assert len(found) == in_bordeaux > 0
+    xml = sepa_direct_debit(
+        db_session=session,
+        fund_id=bordeaux.id,
+        period=following,
+        collection_date=periods.first_day(following),
+    )
+    assert xml.count(b"<DrctDbtTxInf>") == len(found)
 
 
 def _check_history(session: Session, funds: Sequence[Fund], period: str) -> None:
