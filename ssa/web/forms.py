@@ -133,4 +133,14 @@ PLAIN_WORDS = {
     "idempotency_conflict": N_("This form was already sent with other values: start again."),
     "not_found": N_("Not found: check what you typed."),
     "validation_error": N_("Check what you typed."),
+    "sepa_creditor_id_missing": N_(
+        "The fund has no SEPA creditor identifier (ICS) yet: ask the administrator to record"
+        " it before producing a direct-debit file."
+    ),
+    "fund_iban_missing": N_("The fund has no bank account on record yet."),
+    "nothing_to_collect": N_(
+        "Nobody is to be collected this month: no household under a mandate still owes its"
+        " contribution."
+    ),
+    "collection_date_past": N_("The collection day is in the past: choose today or later."),
 }

@@ -9,7 +9,7 @@ contributions list is the fund staff's, money is the treasurer's.
 """
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -21,7 +21,7 @@ from starlette.datastructures import FormData
 from ssa.auth.deps import DbSession
 from ssa.auth.roles import Role
 from ssa.funds.service import current_period, policy_for
-from ssa.households import contributions, rules, service, views
+from ssa.households import contributions, direct_debit, rules, service, views
 from ssa.households.models import ContributionMethod, Household, HouseholdStatus
 from ssa.households.schemas import (
     AddressIn,
@@ -657,7 +657,50 @@ def contributions_page(
             next_cursor=next_cursor,
             first_page=not cursor,
             Role=Role,
+            collection_date=(direct_debit.today() + timedelta(days=7)).isoformat(),
         ),
+    )
+
+
+@router.get("/{slug}/contributions/direct-debit.xml", name="staff_contributions_direct_debit")
+def contributions_direct_debit(
+    slug: str,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+    period: str = "",
+    collection_date: str = "",
+) -> Response:
+    """The month's SEPA direct-debit file (treasurer): the API's `direct-debit.xml`; a
+    refusal (no creditor identifier, nobody to collect, a past date) is said on the page."""
+    t = texts_for(request)
+    desk = open_desk(db_session, viewer, slug, Role.treasurer)
+    chosen = chosen_period(period, recent_periods(back=12, ahead=1))
+    back = request.app.url_path_for("staff_contributions", slug=slug) + f"?period={chosen}"
+    try:
+        when = date.fromisoformat(collection_date)
+    except ValueError:
+        flash(request, t.gettext("Choose the day the bank should collect."), "error")
+        return RedirectResponse(back, status_code=303)
+    xml = attempt(
+        db_session,
+        lambda: direct_debit.sepa_direct_debit(
+            db_session=db_session, fund_id=desk.fund.id, period=chosen, collection_date=when
+        ),
+    )
+    if isinstance(xml, Refused):
+        flash(request, problem_message(t, xml.problem), "error")
+        return RedirectResponse(back, status_code=303)
+    return Response(
+        content=xml,
+        media_type="application/xml",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="direct-debit-{desk.fund.slug}-{chosen}.xml"'
+            ),
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 

@@ -7,6 +7,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,11 @@ from sqlmodel import Session, col, func, select
 from ssa.audit.models import AuditEntry
 from ssa.auth.roles import Role
 from ssa.auth.service import create_user, grant_role
+from ssa.db import unit_of_work
 from ssa.funds.models import Fund
+from ssa.households.mandates import set_mandate
 from ssa.households.models import Contribution, ContributionWaiver, Household, HouseholdStatus
+from ssa.households.schemas import MandateIn
 from ssa.issuance.models import HouseholdIssuance, PeriodClose
 from ssa.outlets.models import OutletFund, OutletStatus
 from ssa.payouts.models import Payout, PayoutStatus
@@ -42,6 +46,8 @@ from tests.web.helpers import (
 )
 
 PAIN_001 = Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd"
+PAIN_008 = Path(sepaxml.__file__).parent / "schemas" / "pain.008.001.02.xsd"
+THIS_YEAR = date(date.today().year, 1, 2)
 
 
 @dataclass
@@ -555,6 +561,63 @@ def test_a_contribution_recorded_appears_once(
     unknown = treasurer.get(f"{base}/contributions/record", params={"member_number": "NOPE123"})
     assert unknown.status_code == 404
     assert "No household of this fund has this member number." in unknown.text
+
+
+def test_the_treasurer_downloads_the_months_direct_debit_file(
+    treasurer: TestClient, auditor: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    """The contributions page's pain.008 file: the API's, for the month shown; its
+    refusals said in plain words on the page; for the treasurer only."""
+    base = staffed.base
+    file = f"{base}/contributions/direct-debit.xml"
+    page = treasurer.get(f"{base}/contributions", params={"period": THIS})
+    assert 'action="' + file + '"' in page.text
+    assert file not in auditor.get(f"{base}/contributions", params={"period": THIS}).text
+    when = (date.today() + timedelta(days=7)).isoformat()
+    asked = {"period": THIS, "collection_date": when}
+
+    # The fund has no creditor identifier yet: said on the page, nothing downloaded.
+    refused = treasurer.get(file, params=asked, follow_redirects=False)
+    assert refused.status_code == 303
+    assert refused.headers["location"].endswith(f"/contributions?period={THIS}")
+    said = text_of(treasurer.get(refused.headers["location"]).text)
+    assert "no SEPA creditor identifier" in said
+    with Session(engine) as session:
+        fund = session.get(Fund, staffed.fund.id)
+        assert fund is not None
+        fund.sepa_creditor_id = "FR72ZZZ123456"
+        session.add(fund)
+        session.commit()
+    # Nobody under a mandate owes this month yet.
+    nobody = treasurer.get(file, params=asked)
+    assert "Nobody is to be collected this month" in text_of(nobody.text)
+
+    # The late household gives a mandate: the file debits it, and only it.
+    with unit_of_work(engine) as session:
+        set_mandate(
+            db_session=session,
+            household_id=staffed.late.id,
+            mandate_in=MandateIn(
+                debtor_name="Awa Diallo", iban="FR1420041010050500013M02606", signed_on=THIS_YEAR
+            ),
+            actor="system:test",
+        )
+    got = treasurer.get(file, params=asked)
+    assert got.status_code == 200, got.text
+    assert got.headers["content-type"].startswith("application/xml")
+    assert got.headers["content-disposition"].startswith("attachment;")
+    xmlschema.XMLSchema(str(PAIN_008)).validate(got.text)
+    assert staffed.late.member_number in got.text
+    assert staffed.household.member_number not in got.text  # paid up: not debited
+    assert "FR1420041010050500013M02606" in got.text
+
+    # A day gone by, or none: said plainly.
+    past = treasurer.get(file, params={"period": THIS, "collection_date": "2020-01-06"})
+    assert "The collection day is in the past" in text_of(past.text)
+    missing = treasurer.get(file, params={"period": THIS, "collection_date": ""})
+    assert "Choose the day the bank should collect." in text_of(missing.text)
+    # Other staff: refused.
+    assert auditor.get(file, params=asked).status_code == 403
 
 
 def test_a_waiver_needs_a_reason_and_is_granted_once(
