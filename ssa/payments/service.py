@@ -19,7 +19,8 @@ from ssa.funds.service import current_period
 from ssa.households.models import Household, HouseholdStatus
 from ssa.households.numbers import normalise
 from ssa.households.service import pin_matches
-from ssa.ledger.models import LedgerAccount, TransactionKind
+from ssa.ledger.errors import InsufficientBalance
+from ssa.ledger.models import AccountKind, LedgerAccount, TransactionKind
 from ssa.ledger.service import credit, debit, post_transaction
 from ssa.outlets.models import OutletFund, OutletStatus
 from ssa.payments.models import Payment, Refund
@@ -63,6 +64,15 @@ class PinIncorrect(Problem):
     code = "pin_incorrect"
     title = "Wrong PIN"
     keeps_changes = True  # the failed attempt is counted even though nothing is paid
+
+
+class CreditsShort(InsufficientBalance):
+    """`insufficient_credits` seen at the till before anything is moved: the PIN was right,
+    and a right PIN resets the count of wrong ones whatever comes next, so this refusal
+    keeps that change (the ledger's own refusal, when the credits moved in between, cannot:
+    its statement failed)."""
+
+    keeps_changes = True
 
 
 class RefundExceedsPayment(Conflict):
@@ -378,6 +388,13 @@ def take_payment(
         credits_cents=found.balance_cents,
     )
     _check_pin(db_session, payer, pin, settings)
+    if found.balance_cents < amount_cents:
+        # Refused before anything moves, so that the right PIN's reset of the count stands.
+        raise CreditsShort(
+            account_id=payer.account_id,
+            kind=AccountKind.household_credits,
+            available_cents=int(found.balance_cents),
+        )
     return _charge(
         db_session,
         payer=payer,

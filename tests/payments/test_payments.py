@@ -285,6 +285,28 @@ def test_a_right_pin_resets_the_count(app: FastAPI, client: TestClient, engine: 
     assert credits(engine, till.household) == 14_800
 
 
+def test_a_right_pin_resets_the_count_even_when_the_credits_are_short(
+    app: FastAPI, client: TestClient, engine: Engine
+) -> None:
+    till = open_till(app, client, engine)
+    for expected in (4, 3, 2, 1):
+        assert (
+            refused(pay(client, till, pin=WRONG_PIN), 403, "pin_incorrect")["attempts_left"]
+            == expected
+        )
+    short = refused(pay(client, till, 15_001), 409, "insufficient_credits")
+    assert short["available_cents"] == 15_000
+    # The right PIN counted: the next wrong one starts a new count, it does not lock.
+    assert refused(pay(client, till, pin=WRONG_PIN), 403, "pin_incorrect")["attempts_left"] == 4
+    # Nothing was paid, and the same key may be used again for the right amount.
+    assert credits(engine, till.household) == 15_000
+    assert refused(pay(client, till, 15_001, key="short-1"), 409, "insufficient_credits")
+    paid = pay(client, till, 15_000, key="short-1")
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["remaining_cents"] == 0
+    assert payment_count(engine, till) == 1
+
+
 def test_a_retried_wrong_pin_with_the_same_key_is_not_a_server_error(
     app: FastAPI, client: TestClient, engine: Engine
 ) -> None:
