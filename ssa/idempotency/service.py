@@ -225,7 +225,14 @@ def run_once_answering_early(
             answer(db_session=db_session, claim=claimed, status_code=status_code, body=body)
         )
 
-    status_code, body = work(answer_early)
+    try:
+        status_code, body = work(answer_early)
+    except Problem as problem:
+        if problem.keeps_changes:
+            # The refusal's own changes are committed (a wrong PIN counts); its claim, and
+            # any answer it wrote early, must not be, or a retry would replay that answer.
+            db_session.connection().execute(delete(_KEYS).where(_KEYS.c.id == claimed.id))
+        raise
     final = json.loads(json.dumps(body, default=str))
     if given and (given[-1].status_code, given[-1].body) == (status_code, final):
         return given[-1]

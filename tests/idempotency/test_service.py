@@ -2,7 +2,9 @@
 
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -10,6 +12,7 @@ from sqlmodel import Session, col
 
 from ssa.db import make_engine, unit_of_work
 from ssa.funds.models import Fund
+from ssa.idempotency.models import IdempotencyKey
 from ssa.idempotency.service import (
     IdempotencyConflict,
     IdempotencyKeyInvalid,
@@ -17,10 +20,12 @@ from ssa.idempotency.service import (
     Outcome,
     fingerprint,
     run_once,
+    run_once_answering_early,
     validate_key,
 )
 from ssa.ledger.models import AccountKind, LedgerTransaction, TransactionKind
 from ssa.ledger.service import credit, debit, post_transaction
+from ssa.problems import Problem
 from ssa.settings import Settings
 from tests.ledger.helpers import account, balance
 
@@ -140,3 +145,49 @@ def test_fingerprints_are_keyed_so_a_pin_cannot_be_recovered() -> None:
         for n in range(10_000)
     }
     assert stored not in guesses
+
+
+class _KeptRefusal(Problem):
+    status = 403
+    code = "kept_refusal"
+    title = "A refusal whose changes are kept"
+    keeps_changes = True
+
+
+def test_a_refusal_that_keeps_its_changes_never_keeps_an_early_answer(
+    engine: Engine, fund: Fund
+) -> None:
+    """Work that wrote its answer early, then refused in a way whose changes are committed
+    (as a wrong PIN is counted): the key keeps no answer, and a retry does the work."""
+    runs: list[str] = []
+
+    def attempt(refuse: bool) -> Outcome:
+        with unit_of_work(engine) as session:
+
+            def work(answer: Callable[[int, Any], None]) -> tuple[int, Any]:
+                runs.append("run")
+                answer(201, {"paid": True})
+                if refuse:
+                    raise _KeptRefusal("refused after answering early")
+                return 201, {"paid": True}
+
+            return run_once_answering_early(
+                db_session=session,
+                caller="till:1",
+                key="early-1",
+                request_fingerprint="same",
+                work=work,
+            )
+
+    with pytest.raises(_KeptRefusal):
+        attempt(refuse=True)
+    with Session(engine) as session:
+        kept = session.execute(
+            select(func.count())
+            .select_from(IdempotencyKey)
+            .where(col(IdempotencyKey.key) == "early-1")
+        ).scalar_one()
+    assert kept == 0
+    again = attempt(refuse=False)
+    assert (again.status_code, again.body, again.replayed) == (201, {"paid": True}, False)
+    assert runs == ["run", "run"]
