@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from datetime import date
 
 from sepaxml import SepaDD  # type: ignore[import-untyped]
+from sepaxml.validation import ValidationError  # type: ignore[import-untyped]
 from sqlmodel import Session, col, select
 
 from ssa.funds.service import FUND_TIMEZONE, get_fund
 from ssa.households import contributions
 from ssa.households.mandates import sequence_types
 from ssa.households.models import DirectDebitMandate, Household, HouseholdStatus, MandateStatus
+from ssa.households.sepa import sepa_text
 from ssa.problems import Conflict, Problem
 from ssa.timeutil import utcnow
 
@@ -38,6 +40,11 @@ class FundIbanMissing(Conflict):
 class NothingToCollect(Conflict):
     code = "nothing_to_collect"
     title = "No contribution of this period is to be collected by direct debit"
+
+
+class DirectDebitInvalid(Conflict):
+    code = "direct_debit_invalid"
+    title = "The direct-debit file would not be valid"
 
 
 class CollectionDatePast(Problem):
@@ -170,8 +177,9 @@ def sepa_direct_debit(
         raise NothingToCollect(
             f"No household with an active mandate owes its contribution for {period}."
         )
+    creditor_name = sepa_text(fund.name) or sepa_text(fund.slug) or "SSA"
     config: dict[str, object] = {
-        "name": fund.name,
+        "name": creditor_name,
         "IBAN": fund.iban,
         "batch": True,
         "creditor_id": fund.sepa_creditor_id,
@@ -179,17 +187,51 @@ def sepa_direct_debit(
     }
     if fund.bic:
         config["BIC"] = fund.bic
-    debit = _PeriodDirectDebit(config, message_id(fund_id, period, collection_date, found))
+    for c in found:
+        if not sepa_text(c.mandate.debtor_name):
+            raise DirectDebitInvalid(
+                f"The mandate of household {c.member_number} has no debtor name a bank can"
+                " read (Latin letters or digits): amend the mandate, then produce the file.",
+                member_number=c.member_number,
+            )
+    msg_id = message_id(fund_id, period, collection_date, found)
+    try:
+        return _export(config, msg_id, found, collection_date)
+    except (ValidationError, ValueError) as exc:
+        # Which debit is wrong: each one alone (only when the whole file is refused).
+        for c in found:
+            try:
+                _export(config, msg_id, [c], collection_date)
+            except (ValidationError, ValueError):
+                raise DirectDebitInvalid(
+                    f"The debit of household {c.member_number} is not valid for the bank:"
+                    " check its mandate (name, BIC, reference).",
+                    member_number=c.member_number,
+                ) from exc
+        raise DirectDebitInvalid(
+            "The file is not valid for the bank: check the fund's name, IBAN, BIC and"
+            " creditor identifier."
+        ) from exc
+
+
+def _export(
+    config: dict[str, object], msg_id: str, found: list[Collection], collection_date: date
+) -> bytes:
+    """The pain.008 file of `found`, validated against its schema (sepaxml's
+    ValidationError, or ValueError for a configuration it refuses, when it is not)."""
+    debit = _PeriodDirectDebit(dict(config), msg_id)
     for c in found:
         payment: dict[str, object] = {
-            "name": c.mandate.debtor_name,
+            "name": sepa_text(c.mandate.debtor_name),
             "IBAN": c.mandate.iban,
             "amount": c.amount_cents,
             "type": c.sequence_type,
             "collection_date": collection_date,
             "mandate_id": c.mandate.reference,
             "mandate_date": c.mandate.signed_on,
-            "description": f"Cotisation SSA {period} adherent {c.member_number}",
+            "description": sepa_text(
+                f"Cotisation SSA {c.period} adherent {c.member_number}", max_length=140
+            ),
             "endtoend_id": c.end_to_end_id,
         }
         if c.mandate.bic:

@@ -14,6 +14,7 @@ from pydantic import (
 )
 
 from ssa.households.models import ContributionMethod, HouseholdStatus, MandateStatus
+from ssa.households.sepa import sepa_text
 from ssa.types import PERIOD_PATTERN
 
 Cents = Annotated[int, Field(ge=0, le=100_000_000_00)]
@@ -228,6 +229,17 @@ class MandateIn(Strict):
         | None
     ) = None
     signed_on: date
+
+    @field_validator("debtor_name")
+    @classmethod
+    def _sepa_name(cls, value: str) -> str:
+        # Kept as the file will carry it: the EPC's basic Latin set (accents transliterated).
+        name = sepa_text(value)
+        if not name:
+            raise ValueError(
+                "a name with Latin letters or digits (the bank's file carries nothing else)"
+            )
+        return name
 
     @field_validator("signed_on")
     @classmethod

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from ssa.audit.models import AuditEntry
 from ssa.funds.service import current_period
-from ssa.households.models import Contribution, Person
+from ssa.households.models import Contribution, DirectDebitMandate, Person
 from ssa.issuance import periods
 from ssa.ledger.models import LedgerTransaction
 from tests.conftest import People
@@ -548,3 +548,65 @@ def test_audit_entries_of_mandates_name_the_household(
     assert entry.fund_id == fund_id
     assert entry.after is not None
     assert '"iban": "FR14...2606"' in entry.after
+
+
+# --- Names a bank can read ---------------------------------------------------------------
+
+
+def test_a_debtor_name_is_kept_in_the_sepa_character_set(
+    client: TestClient, people: People
+) -> None:
+    fund_id = sepa_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    household = register(client, fund_id, coordinator)
+    url = f"/api/v1/households/{household['id']}/mandate"
+    for name in ("🙂", "ー", "🙂 & <>", "  "):
+        body = problem(
+            client.put(url, json=mandate_body(debtor_name=name), headers=coordinator),
+            422,
+            "validation_error",
+        )
+        assert [e["loc"] for e in body["errors"]] == [["body", "debtor_name"]], body
+    given = put_mandate(
+        client, household["id"], coordinator, debtor_name="  Zoé  Lefèvre & <Fils> 🙂 Straße "
+    )
+    assert given["debtor_name"] == "Zoe Lefevre Fils Strasse"
+
+
+def test_a_name_no_bank_can_read_is_a_refusal_naming_the_household_not_a_failure(
+    client: TestClient, people: People, engine: Engine
+) -> None:
+    fund_id = sepa_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    treasurer = people.as_(("treasurer", fund_id))
+    readable = register(client, fund_id, coordinator)
+    unreadable = register(client, fund_id, coordinator)
+    put_mandate(client, readable["id"], coordinator, debtor_name="Zoé Lefèvre")
+    put_mandate(client, unreadable["id"], coordinator)
+    # A row written before names were checked, as the API no longer takes them.
+    with Session(engine) as db_session:
+        for mandate in db_session.exec(
+            select(DirectDebitMandate).where(col(DirectDebitMandate.fund_id) == fund_id)
+        ).all():
+            if str(mandate.household_id) == readable["id"]:
+                mandate.debtor_name = "Zoé & <Lefèvre>"
+            else:
+                mandate.debtor_name = "🙂 ー"
+            db_session.add(mandate)
+        db_session.commit()
+
+    body = problem(
+        debit_file(client, fund_id, treasurer, current_period()), 409, "direct_debit_invalid"
+    )
+    assert unreadable["member_number"] in body["detail"]
+    assert body["member_number"] == unreadable["member_number"]
+    assert DEBTOR_IBAN not in str(body)
+
+    # Amended, the file is produced; `&`, `<` and `>` never reach it.
+    put_mandate(client, unreadable["id"], coordinator, debtor_name="Ana")
+    answer = debit_file(client, fund_id, treasurer, current_period())
+    assert answer.status_code == 200, answer.text
+    names = {value["name"] for value in debits(answer.text).values()}
+    assert names == {"Zoe Lefevre", "Ana"}
+    assert "&amp;" not in answer.text
+    assert "&lt;" not in answer.text
