@@ -229,6 +229,21 @@ MATRIX: list[tuple[str, str, str, Callable[[Fund], Any] | None, list[str]]] = [
         [ANON, NO, NO, NO, NO, NO, OK, NO, NO, NO, NO, NO],
     ),
     (
+        "contributions: direct-debit runs",
+        "GET",
+        "/api/v1/funds/{fund_id}/direct-debit-runs",
+        None,
+        [ANON, NO, NO, NO, NO, NO, OK, NO, NO, NO, NO, NO],
+    ),
+    (
+        "contributions: cancel a direct-debit run",
+        "POST",
+        # No such run: the treasurer gets past authorisation, then 404.
+        f"/api/v1/funds/{{fund_id}}/direct-debit-runs/{uuid.uuid4()}/cancel",
+        None,
+        [ANON, NO, NO, NO, NO, NO, PASS, NO, NO, NO, NO, NO],
+    ),
+    (
         "contributions: record",
         "POST",
         "/api/v1/funds/{fund_id}/contributions",

@@ -23,9 +23,23 @@ from ssa.auth.deps import (
 )
 from ssa.auth.roles import Role
 from ssa.households import direct_debit, mandates
-from ssa.households.models import DirectDebitMandate, Person
+from ssa.households.models import (
+    DirectDebitMandate,
+    DirectDebitRun,
+    DirectDebitRunLine,
+    Household,
+    Person,
+)
 from ssa.households.rules import age_on
-from ssa.households.schemas import MandateIn, MandateOut
+from ssa.households.schemas import (
+    DirectDebitRunLineOut,
+    DirectDebitRunOut,
+    DirectDebitRunPage,
+    MandateIn,
+    MandateOut,
+    MandatePage,
+)
+from ssa.pagination import Cursor, Limit, decode_position, encode_position
 from ssa.types import PERIOD_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["direct debit"])
@@ -133,15 +147,24 @@ def get_mandate(
     return mandate_out(db_session, mandate)
 
 
-@router.get("/households/{household_id}/mandates", response_model=list[MandateOut])
+@router.get("/households/{household_id}/mandates", response_model=MandatePage)
 def mandate_history(
-    household_id: uuid.UUID, db_session: DbSession, _principal: MandateReader
-) -> list[MandateOut]:
-    """All the household's mandates, the newest first, revoked ones included."""
-    return [
-        mandate_out(db_session, m)
-        for m in mandates.mandates_of(db_session=db_session, household_id=household_id)
-    ]
+    household_id: uuid.UUID,
+    db_session: DbSession,
+    _principal: MandateReader,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> MandatePage:
+    """All the household's mandates, the newest first, revoked ones included (a short
+    history: read whole, then paged)."""
+    after = decode_position(cursor)
+    found = mandates.mandates_of(db_session=db_session, household_id=household_id)
+    if after is not None:
+        at, mandate_id = after
+        found = [m for m in found if (m.created_at, mandate_id) < (at, m.id)]
+    page = found[:limit]
+    next_cursor = encode_position(page[-1].created_at, page[-1].id) if len(found) > limit else None
+    return MandatePage(items=[mandate_out(db_session, m) for m in page], next_cursor=next_cursor)
 
 
 @router.delete(
@@ -177,23 +200,35 @@ def revoke_mandate(
             "description": "pain.008.001.02, valid against its ISO 20022 schema",
         },
         409: {
-            "description": "sepa_creditor_id_missing, fund_iban_missing or nothing_to_collect",
+            "description": "sepa_creditor_id_missing, fund_iban_missing, nothing_to_collect"
+            " or direct_debit_invalid (member_number: the household whose debit is refused)",
         },
-        422: {"description": "validation_error or collection_date_past"},
+        422: {
+            "description": "validation_error (a period more than a month ahead) or"
+            " collection_date_past (the collection date is from tomorrow on)"
+        },
     },
 )
 def direct_debit_file(
     fund_id: uuid.UUID,
+    request: Request,
     db_session: DbSession,
-    _principal: Treasurer,
+    principal: Treasurer,
     period: Annotated[str, Query(pattern=PERIOD_PATTERN)],
     collection_date: date,
 ) -> Response:
     """The period's SEPA direct-debit file for the fund's bank (treasurer): one debit per
-    household with an active mandate whose contribution is still due. Writes nothing:
-    record each contribution (method `direct_debit`) when the euros arrive."""
+    household with an active mandate whose contribution is still due and that is in no
+    open run of the period. The file is recorded as a run (see `direct-debit-runs`); the
+    same request again, nothing having changed, gives the same file (same message id).
+    Record each contribution (method `direct_debit`) when the euros arrive."""
     xml = direct_debit.sepa_direct_debit(
-        db_session=db_session, fund_id=fund_id, period=period, collection_date=collection_date
+        db_session=db_session,
+        fund_id=fund_id,
+        period=period,
+        collection_date=collection_date,
+        actor=principal.actor,
+        request_id=request.state.request_id,
     )
     return Response(
         content=xml,
@@ -201,6 +236,105 @@ def direct_debit_file(
         headers={
             "Content-Disposition": (
                 f'attachment; filename="direct-debit-{period}-{collection_date.isoformat()}.xml"'
-            )
+            ),
+            # Full IBANs: kept by no cache.
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+def run_out(
+    db_session: Session, run: DirectDebitRun, lines: list[DirectDebitRunLine]
+) -> DirectDebitRunOut:
+    numbers = dict(
+        db_session.exec(
+            select(Household.id, Household.member_number).where(
+                col(Household.id).in_([line.household_id for line in lines])
+            )
+        ).all()
+    )
+    references = dict(
+        db_session.exec(
+            select(DirectDebitMandate.id, DirectDebitMandate.reference).where(
+                col(DirectDebitMandate.id).in_([line.mandate_id for line in lines])
+            )
+        ).all()
+    )
+    return DirectDebitRunOut(
+        id=run.id,
+        fund_id=run.fund_id,
+        period=run.period,
+        message_id=run.message_id,
+        collection_date=run.collection_date,
+        status=run.status,
+        created_at=run.created_at.isoformat(),
+        created_by=run.created_by,
+        cancelled_at=run.cancelled_at.isoformat() if run.cancelled_at else None,
+        cancelled_by=run.cancelled_by,
+        total_cents=sum(line.amount_cents for line in lines),
+        lines=sorted(
+            (
+                DirectDebitRunLineOut(
+                    household_id=line.household_id,
+                    member_number=numbers[line.household_id],
+                    mandate_reference=references[line.mandate_id],
+                    amount_cents=line.amount_cents,
+                    sequence_type=line.sequence_type,
+                    end_to_end_id=line.end_to_end_id,
+                )
+                for line in lines
+            ),
+            key=lambda line: line.member_number,
+        ),
+    )
+
+
+@router.get("/funds/{fund_id}/direct-debit-runs", response_model=DirectDebitRunPage)
+def direct_debit_runs(
+    fund_id: uuid.UUID,
+    db_session: DbSession,
+    _principal: Treasurer,
+    period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> DirectDebitRunPage:
+    """The direct-debit files produced for the fund (treasurer), the newest first, with
+    their debits (no IBAN); `period` keeps one month's."""
+    runs = direct_debit.list_runs(
+        db_session=db_session,
+        fund_id=fund_id,
+        period=period,
+        limit=limit,
+        after=decode_position(cursor),
+    )
+    page = runs[:limit]
+    lines = direct_debit.run_lines(db_session, [r.id for r in page])
+    items = [run_out(db_session, r, [li for li in lines if li.run_id == r.id]) for r in page]
+    next_cursor = encode_position(page[-1].created_at, page[-1].id) if len(runs) > limit else None
+    return DirectDebitRunPage(items=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "/funds/{fund_id}/direct-debit-runs/{run_id}/cancel",
+    response_model=DirectDebitRunOut,
+    responses={404: {"description": "direct_debit_run_not_found"}},
+)
+def cancel_direct_debit_run(
+    fund_id: uuid.UUID,
+    run_id: uuid.UUID,
+    request: Request,
+    db_session: DbSession,
+    principal: Treasurer,
+) -> DirectDebitRunOut:
+    """Cancel a direct-debit file the bank never received (treasurer): its households are
+    collected by the next file of the period. Only when the bank has not got it: a file
+    it has is debited, cancelled here or not. Cancelling a cancelled run changes nothing."""
+    run = direct_debit.cancel_run(
+        db_session=db_session,
+        fund_id=fund_id,
+        run_id=run_id,
+        actor=principal.actor,
+        request_id=request.state.request_id,
+    )
+    return run_out(db_session, run, direct_debit.run_lines(db_session, [run.id]))

@@ -22,6 +22,9 @@ from ssa.households.models import (
     Contribution,
     ContributionMethod,
     DirectDebitMandate,
+    DirectDebitRun,
+    DirectDebitRunLine,
+    DirectDebitRunStatus,
     Household,
     HouseholdStatus,
     MandateStatus,
@@ -240,10 +243,11 @@ def sequence_types(
 ) -> dict[uuid.UUID, str]:
     """FRST or RCUR for the next collection under each mandate (by mandate id).
 
-    RCUR once a contribution paid by direct debit has been recorded for the household
-    since the mandate's current debtor account was recorded; FRST before. A collection
-    sent but not yet recorded as received still counts as not made: sending FRST twice
-    is accepted by the banks, RCUR before any FRST may not be.
+    RCUR once the mandate's current debtor account has been collected from: a
+    contribution paid by direct debit recorded for the household, or a debit under the
+    mandate in an open collection run (a file produced and not cancelled), since the
+    account was recorded; FRST before. A run cancelled (the bank never received it)
+    does not count.
     """
     if not mandates:
         return {}
@@ -257,12 +261,23 @@ def sequence_types(
         .group_by(col(Contribution.household_id))
     ).all()
     last_collected = {household_id: at for household_id, at in rows}
+    sent = db_session.exec(
+        select(DirectDebitRunLine.mandate_id, func.max(DirectDebitRun.created_at))
+        .join(DirectDebitRun, col(DirectDebitRun.id) == col(DirectDebitRunLine.run_id))
+        .where(
+            col(DirectDebitRunLine.mandate_id).in_([m.id for m in mandates]),
+            col(DirectDebitRun.status) == DirectDebitRunStatus.open.value,
+        )
+        .group_by(col(DirectDebitRunLine.mandate_id))
+    ).all()
+    last_sent = {mandate_id: at for mandate_id, at in sent}
     result = {}
     for household_id, mandate in by_household.items():
-        last = last_collected.get(household_id)
-        # SQLite keeps no zone in an aggregate's result: both sides compared in UTC.
-        if last is not None and last.tzinfo is None:
-            last = last.replace(tzinfo=mandate.account_since.tzinfo)
-        collected = last is not None and last >= mandate.account_since
+        collected = False
+        for last in (last_collected.get(household_id), last_sent.get(mandate.id)):
+            # SQLite keeps no zone in an aggregate's result: both sides compared in UTC.
+            if last is not None and last.tzinfo is None:
+                last = last.replace(tzinfo=mandate.account_since.tzinfo)
+            collected = collected or (last is not None and last >= mandate.account_since)
         result[mandate.id] = RECURRENT if collected else FIRST
     return result

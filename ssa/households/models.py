@@ -195,3 +195,57 @@ class DirectDebitMandate(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_by: str | None = Field(default=None, max_length=200)
+
+
+class DirectDebitRunStatus(StrEnum):
+    open = "open"  # produced: the bank may have it, its debits are not sent again
+    cancelled = "cancelled"  # the bank never received it: its households may be collected
+
+
+class DirectDebitRun(SQLModel, table=True):
+    """A direct-debit file produced for a fund's period (a pain.008 message): what was
+    sent to be collected, so that a later file of the period does not debit anyone twice."""
+
+    __tablename__ = "direct_debit_run"
+    __table_args__ = (
+        UniqueConstraint("message_id"),
+        CheckConstraint("status IN ('open', 'cancelled')", name="status"),
+        CheckConstraint(
+            "(status = 'open' AND cancelled_at IS NULL)"
+            " OR (status = 'cancelled' AND cancelled_at IS NOT NULL)",
+            name="cancelled_at",
+        ),
+        Index("ix_direct_debit_run_fund_period", "fund_id", "period"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    fund_id: uuid.UUID = Field(foreign_key="fund.id")
+    period: str = Field(max_length=7)
+    message_id: str = Field(max_length=35)  # the file's MsgId
+    collection_date: date
+    status: DirectDebitRunStatus = Field(default=DirectDebitRunStatus.open, sa_type=String(10))
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    cancelled_by: str | None = Field(default=None, max_length=200)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class DirectDebitRunLine(SQLModel, table=True):
+    """One debit of a run: a household's contribution for the run's period."""
+
+    __tablename__ = "direct_debit_run_line"
+    __table_args__ = (
+        UniqueConstraint("run_id", "household_id"),
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint("sequence_type IN ('FRST', 'RCUR')", name="sequence_type"),
+        Index("ix_direct_debit_run_line_household_id", "household_id"),
+        Index("ix_direct_debit_run_line_mandate_id", "mandate_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    run_id: uuid.UUID = Field(foreign_key="direct_debit_run.id")
+    household_id: uuid.UUID = Field(foreign_key="household.id")
+    mandate_id: uuid.UUID = Field(foreign_key="direct_debit_mandate.id")
+    amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    sequence_type: str = Field(max_length=4)
+    end_to_end_id: str = Field(max_length=35)

@@ -13,7 +13,12 @@ from pydantic import (
     field_validator,
 )
 
-from ssa.households.models import ContributionMethod, HouseholdStatus, MandateStatus
+from ssa.households.models import (
+    ContributionMethod,
+    DirectDebitRunStatus,
+    HouseholdStatus,
+    MandateStatus,
+)
 from ssa.households.sepa import sepa_text
 from ssa.types import PERIOD_PATTERN
 
@@ -272,3 +277,39 @@ class MandateOut(BaseModel):
         default=None,
         description="FRST or RCUR: how the next collection under an active mandate is sent",
     )
+
+
+class MandatePage(BaseModel):
+    items: list[MandateOut]
+    next_cursor: str | None
+
+
+class DirectDebitRunLineOut(BaseModel):
+    household_id: uuid.UUID
+    member_number: str
+    mandate_reference: str
+    amount_cents: int
+    sequence_type: str
+    end_to_end_id: str
+
+
+class DirectDebitRunOut(BaseModel):
+    """A direct-debit file produced (no IBAN: the mandates hold them)."""
+
+    id: uuid.UUID
+    fund_id: uuid.UUID
+    period: str
+    message_id: str
+    collection_date: date
+    status: DirectDebitRunStatus
+    created_at: str
+    created_by: str
+    cancelled_at: str | None
+    cancelled_by: str | None
+    total_cents: int
+    lines: list[DirectDebitRunLineOut]
+
+
+class DirectDebitRunPage(BaseModel):
+    items: list[DirectDebitRunOut]
+    next_cursor: str | None

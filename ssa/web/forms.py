@@ -107,6 +107,12 @@ def problem_message(t: Texts, problem: Problem) -> str:
         return t.gettext(
             "This payment request is no longer waiting: it was paid, cancelled or has expired."
         )
+    if code == "direct_debit_invalid" and isinstance(extra.get("member_number"), str):
+        return t.gettext(
+            "The bank would refuse the debit of household %(number)s: correct its mandate"
+            " (the account holder's name), then download the file again.",
+            number=str(extra["member_number"]),
+        )
     message = PLAIN_WORDS.get(code)
     if message is None:
         return t.gettext("This could not be done. Nothing was changed; please try again.")
@@ -140,7 +146,12 @@ PLAIN_WORDS = {
     "fund_iban_missing": N_("The fund has no bank account on record yet."),
     "nothing_to_collect": N_(
         "Nobody is to be collected this month: no household under a mandate still owes its"
-        " contribution."
+        " contribution, apart from those in a file already downloaded for the month."
     ),
-    "collection_date_past": N_("The collection day is in the past: choose today or later."),
+    "collection_date_past": N_(
+        "The collection day must be from tomorrow on: the bank needs a day ahead."
+    ),
+    "direct_debit_invalid": N_(
+        "The bank would refuse this file: check the fund's bank details and the mandates."
+    ),
 }

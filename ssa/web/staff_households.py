@@ -685,7 +685,12 @@ def contributions_direct_debit(
     xml = attempt(
         db_session,
         lambda: direct_debit.sepa_direct_debit(
-            db_session=db_session, fund_id=desk.fund.id, period=chosen, collection_date=when
+            db_session=db_session,
+            fund_id=desk.fund.id,
+            period=chosen,
+            collection_date=when,
+            actor=viewer.principal.actor,
+            request_id=request.state.request_id,
         ),
     )
     if isinstance(xml, Refused):

@@ -104,6 +104,16 @@ def debit_file(
 
 
 def debits(xml: str) -> dict[str, dict[str, str]]:
+    """The file's debits by end-to-end id, after checking it against the XSD (and that
+    they are to be collected on `soon()`)."""
+    found = debits_on(xml)
+    root = ET.fromstring(xml)  # noqa: S314 (our own answer, in a test)
+    for block in root.findall("p:CstmrDrctDbtInitn/p:PmtInf", NS):
+        assert block.findtext("p:ReqdColltnDt", namespaces=NS) == soon()
+    return found
+
+
+def debits_on(xml: str) -> dict[str, dict[str, str]]:
     """The file's debits by end-to-end id, after checking it against the XSD."""
     xmlschema.XMLSchema(str(PAIN_008)).validate(xml)
     root = ET.fromstring(xml)  # noqa: S314 (our own answer, in a test)
@@ -115,7 +125,6 @@ def debits(xml: str) -> dict[str, dict[str, str]]:
             CREDITOR_ID
         )
         assert block.findtext("p:CdtrAcct/p:Id/p:IBAN", namespaces=NS) == VALID_IBAN
-        assert block.findtext("p:ReqdColltnDt", namespaces=NS) == soon()
         for tx in block.findall("p:DrctDbtTxInf", NS):
             end_to_end = tx.findtext("p:PmtId/p:EndToEndId", namespaces=NS)
             assert end_to_end is not None
@@ -191,16 +200,27 @@ def test_a_mandate_is_given_amended_replaced_and_revoked_and_kept(
     assert replaced["id"] != given["id"]
     assert replaced["reference"] == "ECULLY-2026/0042"
     history = client.get(f"{url}s", headers=coordinator).json()
-    assert [(m["id"], m["status"]) for m in history] == [
+    assert history["next_cursor"] is None
+    assert [(m["id"], m["status"]) for m in history["items"]] == [
         (replaced["id"], "active"),
         (given["id"], "revoked"),
     ]
-    assert history[1]["revoked_at"] is not None
+    assert history["items"][1]["revoked_at"] is not None
+    # Paged as every list of the API: one at a time, then the next.
+    first = client.get(f"{url}s?limit=1", headers=coordinator).json()
+    assert [m["id"] for m in first["items"]] == [replaced["id"]]
+    assert first["next_cursor"] is not None
+    second = client.get(
+        f"{url}s", params={"limit": 1, "cursor": first["next_cursor"]}, headers=coordinator
+    ).json()
+    assert [m["id"] for m in second["items"]] == [given["id"]]
+    assert second["next_cursor"] is None
+    problem(client.get(f"{url}s?cursor=nonsense", headers=coordinator), 422, "validation_error")
 
     assert client.delete(url, headers=coordinator).status_code == 204
     problem(client.get(url, headers=coordinator), 404, "mandate_not_found")
     problem(client.delete(url, headers=coordinator), 404, "mandate_not_found")
-    assert [m["status"] for m in client.get(f"{url}s", headers=coordinator).json()] == [
+    assert [m["status"] for m in client.get(f"{url}s", headers=coordinator).json()["items"]] == [
         "revoked",
         "revoked",
     ]
@@ -421,7 +441,7 @@ def test_the_file_debits_exactly_the_households_that_owe_under_an_active_mandate
     assert root.findtext("p:CstmrDrctDbtInitn/p:GrpHdr/p:MsgId", namespaces=NS) == (
         root_again.findtext("p:CstmrDrctDbtInitn/p:GrpHdr/p:MsgId", namespaces=NS)
     )
-    # Producing the file wrote nothing.
+    # Producing the file recorded a run, and no money.
     with Session(engine) as db_session:
         after = (
             db_session.exec(select(func.count()).select_from(LedgerTransaction)).one(),
@@ -450,8 +470,18 @@ def test_the_file_debits_exactly_the_households_that_owe_under_an_active_mandate
         == "RCUR"
     )
 
-    # A new debtor account: the next collection is a first one again.
+    # A new debtor account: the next collection is a first one again (the file above is
+    # cancelled, as if the bank never had it, and produced anew).
     put_mandate(client, due["id"], coordinator, iban=OTHER_IBAN)
+    runs = client.get(
+        f"/api/v1/funds/{fund_id}/direct-debit-runs",
+        params={"period": next_period()},
+        headers=treasurer,
+    ).json()["items"]
+    cancel = client.post(
+        f"/api/v1/funds/{fund_id}/direct-debit-runs/{runs[0]['id']}/cancel", headers=treasurer
+    )
+    assert cancel.status_code == 200, cancel.text
     following = debits(debit_file(client, fund_id, treasurer, next_period()).text)
     assert following[f"{due['member_number']}-{next_period()}"]["sequence"] == "FRST"
     assert following[f"{partly['member_number']}-{next_period()}"]["sequence"] == "RCUR"
@@ -610,3 +640,159 @@ def test_a_name_no_bank_can_read_is_a_refusal_naming_the_household_not_a_failure
     assert names == {"Zoe Lefevre", "Ana"}
     assert "&amp;" not in answer.text
     assert "&lt;" not in answer.text
+
+
+# --- Collection runs ---------------------------------------------------------------------
+
+
+def _message_id(xml: str) -> str | None:
+    root = ET.fromstring(xml)  # noqa: S314 (our own answer, in a test)
+    return root.findtext("p:CstmrDrctDbtInitn/p:GrpHdr/p:MsgId", namespaces=NS)
+
+
+def test_a_household_is_never_in_two_open_files_of_a_period(
+    client: TestClient, people: People
+) -> None:
+    fund_id = sepa_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    treasurer = people.as_(("treasurer", fund_id))
+    period = current_period()
+    url = f"/api/v1/funds/{fund_id}/contributions/direct-debit.xml"
+    runs_url = f"/api/v1/funds/{fund_id}/direct-debit-runs"
+    in_a_week, in_ten_days = ((date.today() + timedelta(days=days)).isoformat() for days in (7, 10))
+
+    def download(when: str, for_period: str = period) -> Any:
+        return client.get(
+            url, params={"period": for_period, "collection_date": when}, headers=treasurer
+        )
+
+    def household() -> dict[str, Any]:
+        made = register(client, fund_id, coordinator, household_body(chosen=2000))
+        put_mandate(client, made["id"], coordinator)
+        return made
+
+    first_a, first_b = household(), household()
+    first = download(in_a_week)
+    assert first.status_code == 200, first.text
+    assert first.headers["cache-control"] == "no-store"
+    assert set(debits_on(first.text)) == {
+        f"{first_a['member_number']}-{period}",
+        f"{first_b['member_number']}-{period}",
+    }
+    # The same request: the same file, byte for byte (same message id).
+    assert download(in_a_week).content == first.content
+    # Another day (the form's default moves every day): nobody is debited twice.
+    problem(download(in_ten_days), 409, "nothing_to_collect")
+
+    # A newcomer owes: the next file debits the newcomer only, under a new message id.
+    newcomer = household()
+    second = download(in_ten_days)
+    assert second.status_code == 200, second.text
+    assert set(debits_on(second.text)) == {f"{newcomer['member_number']}-{period}"}
+    assert _message_id(second.text) != _message_id(first.text)
+    assert download(in_ten_days).content == second.content
+    problem(download(in_a_week), 409, "nothing_to_collect")
+
+    listed = client.get(runs_url, params={"period": period}, headers=treasurer)
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    assert body["next_cursor"] is None
+    assert [r["message_id"] for r in body["items"]] == [
+        _message_id(second.text),
+        _message_id(first.text),
+    ]
+    run = body["items"][1]
+    assert run["status"] == "open"
+    assert run["collection_date"] == in_a_week
+    assert run["total_cents"] == 4000
+    assert {line["member_number"]: line["sequence_type"] for line in run["lines"]} == {
+        first_a["member_number"]: "FRST",
+        first_b["member_number"]: "FRST",
+    }
+    assert DEBTOR_IBAN not in listed.text
+    paged = client.get(runs_url, params={"limit": 1}, headers=treasurer).json()
+    assert [r["id"] for r in paged["items"]] == [body["items"][0]["id"]]
+    rest = client.get(
+        runs_url, params={"limit": 1, "cursor": paged["next_cursor"]}, headers=treasurer
+    ).json()
+    assert [r["id"] for r in rest["items"]] == [run["id"]]
+    assert rest["next_cursor"] is None
+
+    # The bank never received the first file: cancelled, its households are collected
+    # again (one paid by transfer meanwhile), a first collection still.
+    contribute(client, fund_id, treasurer, first_a["id"], 2000, period)
+    cancel_url = f"{runs_url}/{run['id']}/cancel"
+    problem(client.post(cancel_url, headers=coordinator), 403, "forbidden")
+    cancelled = client.post(cancel_url, headers=treasurer)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["cancelled_at"] is not None
+    assert client.post(cancel_url, headers=treasurer).json() == cancelled.json()
+    problem(
+        client.post(f"{runs_url}/{uuid.uuid4()}/cancel", headers=treasurer),
+        404,
+        "direct_debit_run_not_found",
+    )
+    elsewhere = sepa_fund(client, people)
+    problem(
+        client.post(
+            f"/api/v1/funds/{elsewhere}/direct-debit-runs/{run['id']}/cancel",
+            headers=people.as_(("treasurer", elsewhere)),
+        ),
+        404,
+        "direct_debit_run_not_found",
+    )
+    third = download(in_ten_days)
+    assert third.status_code == 200, third.text
+    assert {k: v["sequence"] for k, v in debits_on(third.text).items()} == {
+        f"{first_b['member_number']}-{period}": "FRST"
+    }
+
+    # Next month: a mandate in an open file counts as collected (RCUR); one only in the
+    # cancelled file is still a first collection.
+    following = download(in_a_week, next_period())
+    assert {k.rsplit("-", 2)[0]: v["sequence"] for k, v in debits_on(following.text).items()} == {
+        first_a["member_number"]: "FRST",
+        first_b["member_number"]: "RCUR",
+        newcomer["member_number"]: "RCUR",
+    }
+
+    # The audit log says who produced and cancelled which file, without any IBAN.
+    log = client.get(
+        f"/api/v1/funds/{fund_id}/audit-log?limit=500", headers=people.as_(("auditor", fund_id))
+    )
+    actions = [e["action"] for e in log.json()["items"] if e["action"].startswith("direct_")]
+    assert sorted(actions) == ["direct_debit_run.cancel"] + ["direct_debit_run.create"] * 4
+    assert DEBTOR_IBAN not in log.text
+    assert "Martin" not in log.text
+
+
+def test_a_file_is_for_tomorrow_on_and_at_most_next_month(
+    client: TestClient, people: People
+) -> None:
+    fund_id = sepa_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    treasurer = people.as_(("treasurer", fund_id))
+    household = register(client, fund_id, coordinator)
+    put_mandate(client, household["id"], coordinator)
+    url = f"/api/v1/funds/{fund_id}/contributions/direct-debit.xml"
+    body = problem(
+        client.get(
+            url,
+            params={"period": current_period(), "collection_date": date.today().isoformat()},
+            headers=treasurer,
+        ),
+        422,
+        "collection_date_past",
+    )
+    assert "tomorrow" in body["detail"]
+    problem(
+        client.get(
+            url,
+            params={"period": periods.shift(current_period(), 2), "collection_date": soon()},
+            headers=treasurer,
+        ),
+        422,
+        "validation_error",
+    )
+    assert debit_file(client, fund_id, treasurer, next_period()).status_code == 200

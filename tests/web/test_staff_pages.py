@@ -610,10 +610,18 @@ def test_the_treasurer_downloads_the_months_direct_debit_file(
     assert staffed.late.member_number in got.text
     assert staffed.household.member_number not in got.text  # paid up: not debited
     assert "FR1420041010050500013M02606" in got.text
+    assert got.headers["cache-control"] == "no-store"
+    # The same download again: the same file; the next day's (another collection day):
+    # nobody is debited twice.
+    assert treasurer.get(file, params=asked).content == got.content
+    later = (date.today() + timedelta(days=8)).isoformat()
+    twice = treasurer.get(file, params={"period": THIS, "collection_date": later})
+    assert "apart from those in a file already downloaded" in text_of(twice.text)
 
-    # A day gone by, or none: said plainly.
-    past = treasurer.get(file, params={"period": THIS, "collection_date": "2020-01-06"})
-    assert "The collection day is in the past" in text_of(past.text)
+    # A day gone by, today, or none: said plainly.
+    for day in ("2020-01-06", date.today().isoformat()):
+        past = treasurer.get(file, params={"period": THIS, "collection_date": day})
+        assert "The collection day must be from tomorrow on" in text_of(past.text)
     missing = treasurer.get(file, params={"period": THIS, "collection_date": ""})
     assert "Choose the day the bank should collect." in text_of(missing.text)
     # Other staff: refused.
