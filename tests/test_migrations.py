@@ -46,3 +46,18 @@ def test_the_shared_test_database_is_at_head(database_url: str) -> None:
         assert migrations.current_revisions(engine) == migrations.head_revisions()
     finally:
         engine.dispose()
+
+
+def test_ledger_accounts_leave_room_for_heap_only_balance_updates(database_url: str) -> None:
+    """PostgreSQL (0014): pages of ledger_account half full, so balance updates stay HOT."""
+    engine = create_engine(database_url)
+    try:
+        if engine.dialect.name != "postgresql":
+            return
+        with engine.connect() as connection:
+            options = connection.execute(
+                text("SELECT reloptions FROM pg_class WHERE relname = 'ledger_account'")
+            ).scalar_one()
+        assert "fillfactor=50" in (options or [])
+    finally:
+        engine.dispose()
