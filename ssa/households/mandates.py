@@ -4,10 +4,13 @@ Rules (docs/operations.md, "Direct debit"):
 - one active mandate per household; setting it again with the same reference (or none)
   amends it in place (name, IBAN, BIC, signature date);
 - another reference replaces it: the old one is revoked and kept, the new one starts;
-- a generated reference is `SSA-<member number>-<n>`, n counting the household's mandates;
+- a generated reference is `SSA-<member number>-<n>`, n counting the household's mandates
+  (the next free one); a reference given starting with `SSA-` must be the household's own
+  pattern;
 - a change of debtor account makes the next collection a first one (FRST) again.
 """
 
+import re
 import uuid
 from typing import Any
 
@@ -31,9 +34,10 @@ from ssa.households.models import (
 )
 from ssa.households.schemas import MandateIn
 from ssa.households.service import HouseholdLeft, HouseholdNotFound
-from ssa.problems import Conflict, NotFound
+from ssa.problems import Conflict, NotFound, Problem
 from ssa.timeutil import utcnow
 
+GENERATED_PREFIX = "SSA-"
 FIRST = "FRST"
 RECURRENT = "RCUR"
 
@@ -41,6 +45,12 @@ RECURRENT = "RCUR"
 class MandateNotFound(NotFound):
     code = "mandate_not_found"
     title = "This household has no active direct-debit mandate"
+
+
+class ReferenceReserved(Problem):
+    status = 422
+    code = "validation_error"
+    title = "This reference is reserved"
 
 
 class MandateReferenceTaken(Conflict):
@@ -73,8 +83,15 @@ def _trace(mandate: DirectDebitMandate) -> dict[str, Any]:
 
 def _locked_household(db_session: Session, household_id: uuid.UUID) -> Household:
     # Changes to one household's mandates are serialised (PostgreSQL row lock; SQLite
-    # writes already are).
-    household = db_session.get(Household, household_id, with_for_update=True)
+    # writes already are). Read anew (the request's authorisation may have loaded the
+    # household before the lock: its status could be stale). FOR NO KEY UPDATE: rows
+    # referencing the household (payments, contributions) are still inserted meanwhile.
+    household = db_session.get(
+        Household,
+        household_id,
+        with_for_update={"key_share": True},
+        populate_existing=True,
+    )
     if household is None:
         raise HouseholdNotFound()
     return household
@@ -101,10 +118,35 @@ def mandates_of(*, db_session: Session, household_id: uuid.UUID) -> list[DirectD
 
 
 def _generated_reference(db_session: Session, household: Household) -> str:
+    """`SSA-<member number>-<n>`: n after the household's mandates, the first one free in
+    the fund (a reference given by hand may have taken one)."""
     count = db_session.exec(
         select(func.count()).where(col(DirectDebitMandate.household_id) == household.id)
     ).one()
-    return f"SSA-{household.member_number}-{int(count) + 1}"
+    n = int(count) + 1
+    while _reference_taken(db_session, household.fund_id, f"SSA-{household.member_number}-{n}"):
+        n += 1
+    return f"SSA-{household.member_number}-{n}"
+
+
+def _check_given_reference(household: Household, reference: str) -> None:
+    """References starting with `SSA-` are the generated ones: a household gives only its
+    own (`SSA-<its member number>-<n>`), not another's to come."""
+    if reference[:4].upper() != GENERATED_PREFIX:
+        return
+    if re.fullmatch(rf"SSA-{re.escape(household.member_number)}-[1-9][0-9]*", reference):
+        return
+    raise ReferenceReserved(
+        f"A reference starting with {GENERATED_PREFIX} is made by the fund; give"
+        f" SSA-{household.member_number}-<n>, another reference, or none.",
+        errors=[
+            {
+                "loc": ["body", "reference"],
+                "msg": "references starting with SSA- are reserved to the fund's own",
+                "type": "value_error",
+            }
+        ],
+    )
 
 
 def _reference_taken(db_session: Session, fund_id: uuid.UUID, reference: str) -> bool:
@@ -188,6 +230,8 @@ def set_mandate(
             request_id=request_id,
         )
         return current
+    if mandate_in.reference is not None:
+        _check_given_reference(household, mandate_in.reference)
     reference = mandate_in.reference or _generated_reference(db_session, household)
     if _reference_taken(db_session, household.fund_id, reference):
         raise MandateReferenceTaken(

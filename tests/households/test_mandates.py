@@ -14,12 +14,21 @@ import pytest
 import sepaxml  # type: ignore[import-untyped]
 import xmlschema
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, text
 from sqlmodel import Session, col, select
 
 from ssa.audit.models import AuditEntry
 from ssa.funds.service import current_period
-from ssa.households.models import Contribution, DirectDebitMandate, Person
+from ssa.households.mandates import set_mandate
+from ssa.households.models import (
+    Contribution,
+    DirectDebitMandate,
+    Household,
+    HouseholdStatus,
+    Person,
+)
+from ssa.households.schemas import MandateIn
+from ssa.households.service import HouseholdLeft
 from ssa.issuance import periods
 from ssa.ledger.models import LedgerTransaction
 from tests.conftest import People
@@ -796,3 +805,99 @@ def test_a_file_is_for_tomorrow_on_and_at_most_next_month(
         "validation_error",
     )
     assert debit_file(client, fund_id, treasurer, next_period()).status_code == 200
+
+
+# --- Locks and generated references ------------------------------------------------------
+
+
+def test_a_mandate_reads_the_households_status_anew_under_its_lock(
+    client: TestClient, people: People, engine: Engine
+) -> None:
+    fund_id = sepa_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    household = register(client, fund_id, coordinator)
+    household_id = uuid.UUID(household["id"])
+    with Session(engine, expire_on_commit=False) as db_session:
+        # Loaded earlier in the unit of work (as the request's authorisation does)...
+        loaded = db_session.get(Household, household_id)
+        assert loaded is not None
+        assert loaded.status == "active"
+        db_session.commit()
+        # ...and the household left meanwhile.
+        with Session(engine) as other:
+            row = other.get(Household, household_id)
+            assert row is not None
+            row.status = HouseholdStatus.left
+            other.add(row)
+            other.commit()
+        with pytest.raises(HouseholdLeft):
+            set_mandate(
+                db_session=db_session,
+                household_id=household_id,
+                mandate_in=MandateIn.model_validate(mandate_body()),
+                actor="system:test",
+            )
+        db_session.rollback()
+
+
+def test_the_households_lock_lets_rows_referencing_it_in(
+    client: TestClient, people: People, engine: Engine
+) -> None:
+    """FOR NO KEY UPDATE, not FOR UPDATE: a payment or contribution inserted meanwhile
+    (its foreign key takes FOR KEY SHARE on the household) is not kept waiting."""
+    fund_id = sepa_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    household = register(client, fund_id, coordinator)
+    household_id = uuid.UUID(household["id"])
+    with Session(engine) as db_session:
+        set_mandate(
+            db_session=db_session,
+            household_id=household_id,
+            mandate_in=MandateIn.model_validate(mandate_body()),
+            actor="system:test",
+        )  # the household's row is locked until this session ends
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as other:
+                other.execute(
+                    text("SELECT id FROM household WHERE id = :id FOR KEY SHARE NOWAIT"),
+                    {"id": household_id},
+                )
+                other.rollback()
+        db_session.commit()
+    assert (
+        client.get(f"/api/v1/households/{household_id}/mandate", headers=coordinator).status_code
+        == 200
+    )
+
+
+def test_generated_references_cannot_be_squatted(client: TestClient, people: People) -> None:
+    fund_id = sepa_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    first, second = register(client, fund_id, coordinator), register(client, fund_id, coordinator)
+    number = first["member_number"]
+
+    # Another household cannot give a reference of the fund's own pattern...
+    for reference in (f"SSA-{number}-2", "SSA-ANYTHING", "ssa-lower", f"SSA-{number}-0"):
+        response = client.put(
+            f"/api/v1/households/{second['id']}/mandate",
+            json=mandate_body(reference=reference),
+            headers=coordinator,
+        )
+        body = problem(response, 422, "validation_error")
+        assert body["errors"][0]["loc"] == ["body", "reference"]
+    # ...but its own, and any other reference.
+    own = put_mandate(
+        client, second["id"], coordinator, reference=f"SSA-{second['member_number']}-7"
+    )
+    assert own["reference"] == f"SSA-{second['member_number']}-7"
+    put_mandate(client, second["id"], coordinator, reference="ECULLY-42")
+
+    # The household's own given reference takes a number: the generated one skips it.
+    taken = put_mandate(client, first["id"], coordinator, reference=f"SSA-{number}-2")
+    assert (
+        client.delete(f"/api/v1/households/{first['id']}/mandate", headers=coordinator).status_code
+        == 204
+    )
+    generated = put_mandate(client, first["id"], coordinator)
+    assert taken["reference"] == f"SSA-{number}-2"
+    assert generated["reference"] == f"SSA-{number}-3"
