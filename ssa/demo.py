@@ -1405,16 +1405,19 @@ def _fund_line(demo_fund: DemoFund, households: int, persons: int, summary: Issu
 
 
 def _direct_debit_line(db_session: Session, fund_id: uuid.UUID, period: str) -> str:
+    """Bordeaux's direct debit: its households under mandate, and how many of them next
+    month's file would debit (the other funds' mandates are not counted)."""
     mandates = db_session.exec(
         select(func.count()).where(
+            col(DirectDebitMandate.fund_id) == fund_id,
             col(DirectDebitMandate.status) == MandateStatus.active.value,
         )
     ).one()
     following = periods.shift(period, 1)
     debits = collections(db_session=db_session, fund_id=fund_id, period=following)
     return (
-        f"  direct debit: {mandates} households under a SEPA mandate; bordeaux's file for"
-        f" {following} would debit {len(debits)} of them (treasurer, GET /api/v1/funds/"
+        f"  direct debit in bordeaux: {mandates} households under a SEPA mandate; its file"
+        f" for {following} would debit {len(debits)} of them (treasurer, GET /api/v1/funds/"
         f"{fund_id}/contributions/direct-debit.xml?period={following}&collection_date=...)"
     )
 
