@@ -88,6 +88,6 @@ class OutletStatusChange(SQLModel, table=True):
     from_status: str | None = Field(default=None, max_length=12)
     to_status: str = Field(max_length=12)
     decision_reference: str | None = Field(default=None, max_length=200)
-    proposal_id: uuid.UUID | None = None
+    proposal_id: uuid.UUID | None = Field(default=None, foreign_key="proposal.id")
     actor: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

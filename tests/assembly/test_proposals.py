@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from ssa.assembly.models import Proposal
@@ -525,6 +526,23 @@ def test_an_adopted_accreditation_takes_effect_and_the_next_payment_follows(
     refused = pay()
     assert refused.status_code == 403
     assert refused.json()["code"] == "outlet_not_accredited"
+
+
+def test_a_status_change_can_only_name_a_real_proposal(engine: Engine, fund: Fund) -> None:
+    """The history's link to the proposal that made a change is a key (migration 0015)."""
+    target = outlet(engine, fund)
+    with pytest.raises(IntegrityError), Session(engine) as session:
+        session.add(
+            OutletStatusChange(
+                outlet_id=target,
+                fund_id=fund.id,
+                from_status="applicant",
+                to_status="accredited",
+                proposal_id=uuid.uuid4(),
+                actor="system:test",
+            )
+        )
+        session.commit()
 
 
 def test_a_rejected_proposal_changes_nothing_and_closing_twice_is_harmless(
