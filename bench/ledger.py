@@ -1145,7 +1145,9 @@ def report(
         if eight is not None and 8 in by_writers:
             target_ratio = by_writers[8].tps / eight.tps
             verdict = "met" if target_ratio >= 0.5 else "NOT met"
-            print(f"  target: ssa (8 writers) >= 0.5 x pgbench (-c 8): {target_ratio:.2f}, {verdict}")
+            print(
+                f"  target: ssa (8 writers) >= 0.5 x pgbench (-c 8): {target_ratio:.2f}, {verdict}"
+            )
     print(
         "\n  client CPU: CPU ms per committed transaction in the writer processes (pgbench);"
         "\n  server CPU: CPU ms per committed transaction in the PostgreSQL backends serving"
