@@ -1,10 +1,13 @@
 """The assembly's pages: a fund's proposals (open ones first), a proposal with the outlet's
 file scored on the fund's criteria, voting and changing one's vote, the results after the
-close; for a coordinator, opening a proposal, closing one, and drawing a committee by lot.
+close; opening a proposal (a coordinator, or an adult member of an active household of the
+fund); for a coordinator, closing one and drawing a committee by lot.
 
 Each page calls the services the API's assembly routes call, with the same authorisation:
-the fund's staff and the members of its households read (`READERS`), a coordinator opens,
-closes and draws, and the vote is the service's own check of the proposal's roll. What a
+the fund's staff and the members of its households read (`READERS`), a coordinator or a
+member of the fund opens (the service checks that a member is an adult of an active
+household), a coordinator closes and draws, and the vote is the service's own check of the
+proposal's roll. What a
 page shows of a proposal is the API's `proposal_out`: the tally stays hidden until the
 close, and with a secret ballot nothing says how anybody voted, not even the voter.
 """
@@ -49,6 +52,7 @@ from ssa.outlets.models import Outlet, OutletCategory, OutletStatus
 from ssa.outlets.service import fund_outlets
 from ssa.pagination import decode_position, encode_position
 from ssa.problems import Problem
+from ssa.timeutil import utcnow
 from ssa.web.access import CurrentViewer, PageForbidden, PageNotFound, Viewer
 from ssa.web.csrf import csrf_protect
 from ssa.web.forms import N_, Refused, attempt
@@ -132,6 +136,30 @@ def _reader(db_session: DbSession, viewer: Viewer, fund_id: uuid.UUID) -> Scope:
 def _coordinator(viewer: Viewer, fund_id: uuid.UUID) -> None:
     if not _may(viewer, Scope(fund_id=fund_id), Role.coordinator):
         raise PageForbidden()
+
+
+def _proposer(db_session: DbSession, viewer: Viewer, fund_id: uuid.UUID) -> uuid.UUID | None:
+    """Who proposes, as the API's `POST /funds/{id}/proposals`: a coordinator of the fund
+    (None), else a member of one of its households (their person, whom the service checks:
+    an adult of an active household). Anybody else is not allowed."""
+    if _may(viewer, Scope(fund_id=fund_id), Role.coordinator):
+        return None
+    scope = _scope(db_session, viewer, fund_id)
+    person_id = _person_id(db_session, viewer)
+    if scope.household_id is None or person_id is None or not _may(viewer, scope, Role.member):
+        raise PageForbidden()
+    return person_id
+
+
+def _may_propose(db_session: DbSession, viewer: Viewer, fund_id: uuid.UUID) -> bool:
+    """Whether the viewer may open a proposal now: the service's own rule for a member."""
+    try:
+        person_id = _proposer(db_session, viewer, fund_id)
+    except PageForbidden:
+        return False
+    if person_id is None:
+        return True
+    return service.is_adult_member(db_session, fund_id, person_id, service.fund_day(utcnow()))
 
 
 def _fund(db_session: DbSession, slug: str) -> Fund:
@@ -239,10 +267,7 @@ def _refusal(t: Texts, problem: Problem) -> str:
     if code == "no_eligible_voters":
         return t.gettext("Nobody could vote: the fund has no adult in an active household.")
     if code == "not_eligible":
-        return t.gettext(
-            "Only the fund's coordinators and the adult members of its active households may"
-            " make a proposal."
-        )
+        return _not_a_proposer(t)
     if code == "committee_too_large":
         size = int(extra.get("roll_size", 0))
         return t.ngettext(
@@ -429,13 +454,13 @@ def assembly_fund(
             "closed": [view(p) for p in closed_rows[:CLOSED_PAGE]],
             "next_cursor": next_cursor,
             "older": bool(cursor) and not isinstance(before, Refused),
-            "coordinator": _may(viewer, Scope(fund_id=fund.id), Role.coordinator),
+            "may_propose": _may_propose(db_session, viewer, fund.id),
             "committee_in_force": in_force,
         },
     )
 
 
-# --- Opening a proposal (a coordinator) --------------------------------------------------
+# --- Opening a proposal (a coordinator, or an adult member of an active household) ------
 
 
 def _new_form(
@@ -448,6 +473,7 @@ def _new_form(
     errors: dict[str, str] | None = None,
     error: str | None = None,
     status: int = 200,
+    may_propose: bool = True,
 ) -> Response:
     t = texts_for(request)
     outlets = [
@@ -480,8 +506,16 @@ def _new_form(
             "values": {"kind": ProposalKind.accredit_outlet.value, **(values or {})},
             "errors": errors or {},
             "error": error,
+            "may_propose": may_propose,
         },
         status=status,
+    )
+
+
+def _not_a_proposer(t: Texts) -> str:
+    return t.gettext(
+        "Only the fund's coordinators and the adult members of its active households may"
+        " make a proposal."
     )
 
 
@@ -494,8 +528,21 @@ def new_proposal(
     outlet: str = "",
     kind: str = "",
 ) -> Response:
+    """The form; a member who may not propose (a minor, a household not active) is told
+    why instead."""
     fund = _fund(db_session, slug)
-    _coordinator(viewer, fund.id)
+    _proposer(db_session, viewer, fund.id)
+    if not _may_propose(db_session, viewer, fund.id):
+        t = texts_for(request)
+        return _new_form(
+            request,
+            db_session,
+            viewer,
+            fund,
+            error=_not_a_proposer(t),
+            status=403,
+            may_propose=False,
+        )
     values = {k: v[:100] for k, v in (("outlet_id", outlet), ("kind", kind)) if v}
     return _new_form(request, db_session, viewer, fund, values=values)
 
@@ -517,10 +564,11 @@ def new_proposal_submit(
     description: Annotated[str, Form()] = "",
     closes_on: Annotated[str, Form()] = "",
 ) -> Response:
-    """Open a proposal (the API's `POST /funds/{id}/proposals`, a coordinator's)."""
+    """Open a proposal (the API's `POST /funds/{id}/proposals`: a coordinator's, or a
+    member's, whom the service checks)."""
     t = texts_for(request)
     fund = _fund(db_session, slug)
-    _coordinator(viewer, fund.id)
+    proposer_person_id = _proposer(db_session, viewer, fund.id)
     values = {
         "kind": kind[:40],
         "outlet_id": outlet_id[:40],
@@ -568,7 +616,7 @@ def new_proposal_submit(
             fund_id=fund.id,
             proposal_in=proposal_in,
             actor=viewer.principal.actor,
-            proposer_person_id=None,  # a coordinator proposes
+            proposer_person_id=proposer_person_id,  # None: a coordinator proposes
             request_id=request.state.request_id,
         ),
     )
@@ -589,6 +637,7 @@ def new_proposal_submit(
             values=values,
             error=_refusal(t, problem),
             status=problem.status,
+            may_propose=problem.code != "not_eligible",
         )
     flash(
         request,

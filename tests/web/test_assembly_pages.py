@@ -22,10 +22,18 @@ from ssa.assembly.models import Ballot, Proposal, ProposalKind, ProposalStatus, 
 from ssa.assembly.schemas import ProposalIn
 from ssa.assembly.service import open_proposal
 from ssa.auth.roles import Role
-from ssa.auth.service import create_user, grant_role
+from ssa.auth.service import create_user, find_user_by_email, grant_role
 from ssa.funds.models import Fund
+from ssa.households.models import Person
 from ssa.outlets.models import OutletFund
-from tests.assembly.helpers import end_window, outlet
+from tests.assembly.helpers import (
+    ADULT,
+    end_window,
+    household,
+    outlet,
+    set_household_status,
+    years_ago,
+)
 from tests.issuance.helpers import make_fund
 from tests.issuance.test_issuance import issue
 from tests.payments.helpers import PIN
@@ -337,14 +345,12 @@ def test_outsiders_cashiers_and_anonymous_visitors_are_refused(
     own = login(assembly.outsider).get("/assembly", follow_redirects=False)
     assert own.headers["location"] != f"/assembly/{slug}"
     assert ballots(engine, assembly.proposal_id) == 0
-    # A member reads, but opening, closing and drawing are the coordinator's.
+    # A member reads and proposes, but closing and drawing are the coordinator's.
     member = login(assembly.members[0])
     token = csrf_of(member.get(path).text)
-    for page in (f"/assembly/{slug}/new", f"{path}/close"):
-        assert member.get(page).status_code == 403, page
+    assert member.get(f"{path}/close").status_code == 403
     for action, data in (
         (f"{path}/close", {}),
-        (f"/assembly/{slug}/new", {"kind": "accredit_outlet", "outlet_id": "x", "title": "t"}),
         (f"/assembly/{slug}/committee", {"size": "1", "seed": "s"}),
     ):
         assert member.post(action, data={"csrf_token": token, **data}).status_code == 403
@@ -379,6 +385,157 @@ def test_forms_without_the_session_token_are_refused(
         proposal = session.get(Proposal, assembly.proposal_id)
         assert proposal is not None
         assert proposal.status == ProposalStatus.open
+
+
+# --- A member proposes, as the API lets them -------------------------------------------
+
+
+def proposals_of(engine: Engine, fund: Fund) -> int:
+    with Session(engine) as session:
+        return int(session.exec(select(func.count()).where(col(Proposal.fund_id) == fund.id)).one())
+
+
+def user_id_of(engine: Engine, email: str) -> uuid.UUID:
+    with Session(engine) as session:
+        user = find_user_by_email(db_session=session, email=email)
+        assert user is not None
+        return user.id
+
+
+def login_for(engine: Engine, person_id: uuid.UUID) -> str:
+    """A login (with the tests' password) for a person registered without one."""
+    email = add_user(engine)
+    user_id = user_id_of(engine, email)
+    with Session(engine) as session:
+        person = session.get(Person, person_id)
+        assert person is not None
+        person.user_id = user_id
+        session.add(person)
+        session.commit()
+    return email
+
+
+def test_an_adult_member_opens_a_proposal_through_the_pages(
+    login: Login, engine: Engine, member: TestClient, assembly: Assembly
+) -> None:
+    slug = assembly.fund.slug
+    new = f"/assembly/{slug}/new"
+    listing = member.get(f"/assembly/{slug}")
+    assert f'href="{new}"' in listing.text
+    assert "New proposal" in text_of(listing.text)
+    applicant = outlet(engine, assembly.fund)
+    form = member.get(new)
+    assert form.status_code == 200
+    assert 'name="csrf_token"' in form.text
+    assert f'<option value="{applicant}">' in form.text
+    # The page's refusals are the coordinator's: a title is needed.
+    untitled = submit(member, new, new, kind="accredit_outlet", outlet_id=str(applicant))
+    assert untitled.status_code == 422
+    assert "Give the proposal a title" in untitled.text
+    before = proposals_of(engine, assembly.fund)
+    opened = submit(
+        member,
+        new,
+        new,
+        kind="accredit_outlet",
+        outlet_id=str(applicant),
+        title="Accréditer la boulangerie",
+    )
+    assert opened.status_code == 303, opened.text
+    proposal_id = uuid.UUID(opened.headers["location"].rsplit("/", 1)[-1])
+    assert proposals_of(engine, assembly.fund) == before + 1
+    proposer = f"user:{user_id_of(engine, assembly.members[0])}"
+    with Session(engine) as session:
+        proposal = session.get(Proposal, proposal_id)
+        assert proposal is not None
+        assert proposal.proposed_by == proposer
+        assert proposal.status == ProposalStatus.open
+        assert proposal.outlet_id == applicant
+        assert proposal.eligible_voters == 2
+    words = text_of(member.get(proposal_path(proposal_id)).text)
+    assert "The proposal is open: the members can vote until" in words
+    assert "Accréditer la boulangerie" in words
+    assert "Close the vote now" not in words  # closing stays the coordinator's
+    assert member.get(f"{proposal_path(proposal_id)}/close").status_code == 403
+    # It is open for votes: the proposer and the other member vote.
+    assert vote(member, proposal_id, "yes").status_code == 303
+    assert vote(login(assembly.members[1]), proposal_id, "no").status_code == 303
+    assert ballots(engine, proposal_id) == 2
+    # The coordinator sees the link too; a second proposal on the outlet is refused.
+    coordinator = login(assembly.coordinator)
+    assert f'href="{new}"' in coordinator.get(f"/assembly/{slug}").text
+    again = submit(member, new, new, kind="accredit_outlet", outlet_id=str(applicant), title="t")
+    assert again.status_code == 409
+    assert alert_of(again.text) == (
+        "A proposal on this outlet is already open: it must be closed before another one."
+    )
+    assert proposals_of(engine, assembly.fund) == before + 1
+
+
+NOT_A_PROPOSER = (
+    "Only the fund's coordinators and the adult members of its active households may make"
+    " a proposal."
+)
+
+
+def test_a_minor_or_a_suspended_household_may_not_propose_and_is_told_why(
+    login: Login, engine: Engine, assembly: Assembly
+) -> None:
+    slug = assembly.fund.slug
+    new = f"/assembly/{slug}/new"
+    applicant = outlet(engine, assembly.fund)
+    fields = {"kind": "accredit_outlet", "outlet_id": str(applicant), "title": "Accréditer"}
+    _, child = household(engine, assembly.fund, [ADULT, years_ago(15)], logins=False)
+    minor = login(login_for(engine, child.id))
+    (adult,) = household(engine, assembly.fund, [ADULT], logins=False)
+    suspended = login(login_for(engine, adult.id))
+    set_household_status(engine, adult.household_id, "suspended")
+    before = proposals_of(engine, assembly.fund)
+    for client in (minor, suspended):
+        listing = client.get(f"/assembly/{slug}")
+        assert listing.status_code == 200  # they read the assembly
+        assert f'href="{new}"' not in listing.text
+        form = client.get(new)
+        assert form.status_code == 403
+        assert alert_of(form.text) == NOT_A_PROPOSER
+        assert 'name="title"' not in form.text
+        token = csrf_of(listing.text)
+        refused = client.post(new, data={"csrf_token": token, **fields})
+        assert refused.status_code == 403
+        assert alert_of(refused.text) == NOT_A_PROPOSER
+    assert proposals_of(engine, assembly.fund) == before
+    assert standing(engine, assembly.fund, applicant) == "applicant"
+
+
+def test_a_member_of_another_fund_may_not_propose(
+    login: Login, engine: Engine, assembly: Assembly
+) -> None:
+    new = f"/assembly/{assembly.fund.slug}/new"
+    outsider = login(assembly.outsider)
+    before = proposals_of(engine, assembly.fund)
+    refused = outsider.get(new)
+    assert refused.status_code == 403
+    assert "Not allowed" in refused.text
+    token = csrf_of(outsider.get("/").text)
+    fields = {"kind": "accredit_outlet", "outlet_id": str(outlet(engine, assembly.fund))}
+    refused = outsider.post(new, data={"csrf_token": token, "title": "t", **fields})
+    assert refused.status_code == 403
+    assert "Not allowed" in refused.text
+    assert proposals_of(engine, assembly.fund) == before
+
+
+def test_a_members_proposal_needs_the_session_token(
+    login: Login, engine: Engine, member: TestClient, assembly: Assembly
+) -> None:
+    new = f"/assembly/{assembly.fund.slug}/new"
+    fields = {"kind": "accredit_outlet", "outlet_id": str(outlet(engine, assembly.fund))}
+    foreign = csrf_of(login(assembly.members[1]).get("/").text)
+    before = proposals_of(engine, assembly.fund)
+    for token in ({}, {"csrf_token": "forged"}, {"csrf_token": foreign}):
+        refused = member.post(new, data={"title": "Sans jeton", **fields, **token})
+        assert refused.status_code == 403
+        assert "Form expired" in refused.text
+    assert proposals_of(engine, assembly.fund) == before
 
 
 # --- The coordinator: opening, closing, what a close enacts ------------------------------
