@@ -33,6 +33,10 @@ def is_sqlite(url: str) -> bool:
 
 def make_engine(settings: Settings) -> Engine:
     """Create the engine; SQLite gets WAL, foreign keys and `BEGIN IMMEDIATE` writes."""
+    # Every table mapped before the ORM is used, whatever the entry point (the app, the CLI,
+    # a benchmark) imported: the foreign keys between domains name tables by their names.
+    import ssa.models  # noqa: F401 (ssa.models imports this module)
+
     url = settings.database_url
     if is_sqlite(url):
         engine = create_engine(

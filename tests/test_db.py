@@ -1,6 +1,9 @@
 """The engine's pool on PostgreSQL: connections idle for a while are tested before use."""
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -81,3 +84,22 @@ def test_zero_pings_every_checkout_as_pool_pre_ping(postgres_url: str) -> None:
         assert backend_pid(engine) != first
     finally:
         engine.dispose()
+
+
+def test_an_engine_maps_every_table_whatever_the_entry_point_imported(tmp_path: Path) -> None:
+    """A command that imports only some domains (`ssa demo` did) still resolves the foreign
+    keys between domains: making an engine maps every table. Run in a fresh interpreter,
+    where nothing else has imported the models."""
+    code = (
+        "from ssa.db import make_engine\n"
+        "from ssa.settings import Settings\n"
+        "from ssa.outlets.models import OutletStatusChange\n"
+        f"make_engine(Settings(database_url='sqlite:///{tmp_path / 'x.db'}'))\n"
+        "(key,) = OutletStatusChange.__table__.c.proposal_id.foreign_keys\n"
+        "print(key.column.table.name)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "proposal"
