@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, insert, update
+from sqlalchemy import Row, and_, bindparam, case, insert, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -134,7 +134,11 @@ class Payer:
     credits_cents: int | None
 
     @classmethod
-    def of(cls, household: Household, credits_cents: int | None = None) -> "Payer":
+    def of(
+        cls, household: Household | Row[*tuple[Any, ...]], credits_cents: int | None = None
+    ) -> "Payer":
+        """From a household, or from a row of the till's read (`_PAYER_AT_OUTLET`), which
+        has the same names."""
         return cls(
             id=household.id,
             fund_id=household.fund_id,
@@ -375,18 +379,7 @@ def take_payment(
     if found is None:
         raise MemberUnknown("No member has this number: check the card.")
     _check_standing(found.standing_status, found.status)
-    payer = Payer(
-        id=found.id,
-        fund_id=found.fund_id,
-        status=found.status,
-        account_id=found.account_id,
-        last_spending_period=found.last_spending_period,
-        pin_hash=found.pin_hash,
-        pin_salt=found.pin_salt,
-        pin_failures=found.pin_failures,
-        pin_locked_until=found.pin_locked_until,
-        credits_cents=found.balance_cents,
-    )
+    payer = Payer.of(found, credits_cents=found.balance_cents)
     _check_pin(db_session, payer, pin, settings)
     if found.balance_cents < amount_cents:
         # Refused before anything moves, so that the right PIN's reset of the count stands.

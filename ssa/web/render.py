@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 
@@ -69,6 +69,19 @@ ENVIRONMENT = _environment()
 def flash(request: Request, message: str, kind: str = "success") -> None:
     """A message for the next page shown (after a redirect): 'PIN changed'."""
     request.session[FLASH_KEY] = {"message": message, "kind": kind}
+
+
+def download(content: bytes, filename: str, media_type: str = "application/xml") -> Response:
+    """A file to save (a SEPA file), never kept in a cache: it may hold bank details."""
+    return Response(
+        content=content,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 def render(

@@ -31,7 +31,7 @@ from ssa.reports.service import coverage_ratio
 from ssa.web.access import CurrentViewer, PageNotFound
 from ssa.web.forms import Refused, attempt, new_form_key, problem_message, valid_form_key
 from ssa.web.i18n import Texts, texts_for
-from ssa.web.render import flash, render
+from ssa.web.render import download, flash, render
 from ssa.web.staff_common import (
     PAYOUT_STATUSES,
     ROLLOVERS,
@@ -599,15 +599,7 @@ def payout_sepa(
             request.app.url_path_for("staff_payout", slug=slug, payout_id=str(payout_id)),
             status_code=303,
         )
-    return Response(
-        content=xml,
-        media_type="application/xml",
-        headers={
-            "Content-Disposition": f'attachment; filename="payout-{found.payout.id}.xml"',
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return download(xml, f"payout-{found.payout.id}.xml")
 
 
 def _close_payout(

@@ -39,7 +39,7 @@ from ssa.timeutil import utcnow
 from ssa.web.access import CurrentViewer, PageNotFound
 from ssa.web.forms import Refused, attempt, new_form_key, problem_message, valid_form_key
 from ssa.web.i18n import Texts, texts_for
-from ssa.web.render import flash, render
+from ssa.web.render import download, flash, render
 from ssa.web.staff_common import (
     CONTRIBUTION_METHODS,
     CONTRIBUTION_STATUSES,
@@ -696,17 +696,7 @@ def contributions_direct_debit(
     if isinstance(xml, Refused):
         flash(request, problem_message(t, xml.problem), "error")
         return RedirectResponse(back, status_code=303)
-    return Response(
-        content=xml,
-        media_type="application/xml",
-        headers={
-            "Content-Disposition": (
-                f'attachment; filename="direct-debit-{desk.fund.slug}-{chosen}.xml"'
-            ),
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return download(xml, f"direct-debit-{desk.fund.slug}-{chosen}.xml")
 
 
 def _find_household(
