@@ -27,6 +27,10 @@ metadata = SQLModel.metadata
 metadata.naming_convention = NAMING_CONVENTION
 
 
+# Connections opened beyond the pool for a burst, closed when given back.
+MAX_OVERFLOW = 10
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -46,7 +50,7 @@ def make_engine(settings: Settings) -> Engine:
                 "timeout": settings.sqlite_busy_timeout_ms / 1000,
             },
             pool_size=settings.database_pool_size,
-            max_overflow=20,
+            max_overflow=MAX_OVERFLOW,
         )
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
@@ -54,7 +58,7 @@ def make_engine(settings: Settings) -> Engine:
     engine = create_engine(
         url,
         pool_size=settings.database_pool_size,
-        max_overflow=20,
+        max_overflow=MAX_OVERFLOW,
         pool_pre_ping=ping_after <= 0,
     )
     if ping_after > 0:
