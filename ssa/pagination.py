@@ -39,7 +39,7 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
 
 
 def decode_position(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    """A (timestamp, id) cursor of a list ordered newest first."""
+    """A (timestamp, id) cursor of a list ordered by time (newest or oldest first)."""
     values = decode_cursor(cursor, 2)
     if values is None:
         return None

@@ -1,5 +1,6 @@
 """The funds API: create and list funds, read and version their policy."""
 
+import re
 import uuid
 from typing import Annotated, Any
 
@@ -22,6 +23,8 @@ from ssa.funds.schemas import (
     PolicyVersion,
 )
 from ssa.idempotency.http import idempotent
+from ssa.pagination import BadCursor, Cursor, Limit, decode_cursor, encode_cursor
+from ssa.types import PERIOD_PATTERN
 
 router = APIRouter(prefix="/api/v1/funds", tags=["funds"])
 
@@ -133,10 +136,27 @@ def put_policy(
 
 @router.get("/{fund_id}/policy/history", response_model=PolicyHistory)
 def get_policy_history(
-    fund_id: uuid.UUID, db_session: DbSession, _principal: CurrentPrincipal
+    fund_id: uuid.UUID,
+    db_session: DbSession,
+    _principal: CurrentPrincipal,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> PolicyHistory:
     """Every version, oldest first."""
-    versions = service.policy_history(db_session=db_session, fund_id=fund_id)
+    after = decode_cursor(cursor, 1)
+    if after is not None and not re.fullmatch(PERIOD_PATTERN, str(after[0])):
+        raise BadCursor("The cursor is not one this API gave.")
+    versions = service.policy_history(
+        db_session=db_session,
+        fund_id=fund_id,
+        limit=limit + 1,
+        after_period=str(after[0]) if after is not None else None,
+    )
+    last = versions[limit - 1] if len(versions) > limit else None
     return PolicyHistory(
-        items=[PolicyVersion.model_validate(version, from_attributes=True) for version in versions]
+        items=[
+            PolicyVersion.model_validate(version, from_attributes=True)
+            for version in versions[:limit]
+        ],
+        next_cursor=encode_cursor(last.effective_period) if last else None,
     )

@@ -154,6 +154,7 @@ class PolicyVersion(PolicyOut):
 
 class PolicyHistory(BaseModel):
     items: list[PolicyVersion]
+    next_cursor: str | None
 
 
 class FundCreate(Strict):

@@ -263,15 +263,22 @@ def current_policy(*, db_session: Session, fund_id: uuid.UUID) -> FundPolicy:
     return policy_for(db_session=db_session, fund_id=fund_id, period=current_period())
 
 
-def policy_history(*, db_session: Session, fund_id: uuid.UUID) -> list[FundPolicy]:
+def policy_history(
+    *,
+    db_session: Session,
+    fund_id: uuid.UUID,
+    limit: int | None = None,
+    after_period: str | None = None,
+) -> list[FundPolicy]:
+    """The fund's policy versions by effective period (one per period), oldest first."""
     get_fund(db_session=db_session, fund_id=fund_id)
-    return list(
-        db_session.exec(
-            select(FundPolicy)
-            .where(col(FundPolicy.fund_id) == fund_id)
-            .order_by(col(FundPolicy.effective_period))
-        ).all()
-    )
+    query = select(FundPolicy).where(col(FundPolicy.fund_id) == fund_id)
+    if after_period is not None:
+        query = query.where(col(FundPolicy.effective_period) > after_period)
+    query = query.order_by(col(FundPolicy.effective_period))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db_session.exec(query).all())
 
 
 def set_policy(

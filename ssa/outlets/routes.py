@@ -34,11 +34,19 @@ from ssa.outlets.schemas import (
     StaffIn,
     StaffOut,
     StatusChangeOut,
+    StatusChangePage,
     StatusIn,
     TerminalIn,
     TerminalOut,
 )
-from ssa.pagination import Cursor, Limit, decode_name_position, encode_cursor
+from ssa.pagination import (
+    Cursor,
+    Limit,
+    decode_name_position,
+    decode_position,
+    encode_cursor,
+    encode_position,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["outlets"])
 
@@ -240,7 +248,7 @@ def set_status(
     return fund_outlet_out(outlet, standing, public=False)
 
 
-@router.get("/funds/{fund_id}/outlets/{outlet_id}/history", response_model=list[StatusChangeOut])
+@router.get("/funds/{fund_id}/outlets/{outlet_id}/history", response_model=StatusChangePage)
 def status_history(
     fund_id: uuid.UUID,
     outlet_id: uuid.UUID,
@@ -248,12 +256,25 @@ def status_history(
     _principal: Annotated[
         Principal, Depends(Authorize(Role.coordinator, Role.treasurer, Role.auditor, on=fund_path))
     ],
-) -> list[StatusChangeOut]:
-    """Every status the outlet had in the fund, and the decision behind each."""
-    return [
-        StatusChangeOut.model_validate(change, from_attributes=True)
-        for change in service.history(db_session=db_session, fund_id=fund_id, outlet_id=outlet_id)
-    ]
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> StatusChangePage:
+    """Every status the outlet had in the fund, and the decision behind each, oldest first."""
+    changes = service.history(
+        db_session=db_session,
+        fund_id=fund_id,
+        outlet_id=outlet_id,
+        limit=limit + 1,
+        after=decode_position(cursor),
+    )
+    last = changes[limit - 1] if len(changes) > limit else None
+    return StatusChangePage(
+        items=[
+            StatusChangeOut.model_validate(change, from_attributes=True)
+            for change in changes[:limit]
+        ],
+        next_cursor=encode_position(last.created_at, last.id) if last else None,
+    )
 
 
 @router.post("/outlets/{outlet_id}/staff", status_code=201, response_model=StaffOut)

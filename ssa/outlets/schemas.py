@@ -74,12 +74,18 @@ class FundOutletPage(BaseModel):
 
 
 class StatusChangeOut(BaseModel):
+    id: uuid.UUID
     from_status: str | None
     to_status: str
     decision_reference: str | None
     proposal_id: uuid.UUID | None
     actor: str
     created_at: datetime
+
+
+class StatusChangePage(BaseModel):
+    items: list[StatusChangeOut]
+    next_cursor: str | None
 
 
 class StaffIn(Strict):

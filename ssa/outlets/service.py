@@ -1,8 +1,10 @@
 """Registering outlets, their accreditation in each fund, staff and till terminals."""
 
 import uuid
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fr import siret as siret_number
@@ -230,18 +232,26 @@ def set_status(
 
 
 def history(
-    *, db_session: Session, fund_id: uuid.UUID, outlet_id: uuid.UUID
+    *,
+    db_session: Session,
+    fund_id: uuid.UUID,
+    outlet_id: uuid.UUID,
+    limit: int | None = None,
+    after: tuple[datetime, uuid.UUID] | None = None,
 ) -> list[OutletStatusChange]:
-    return list(
-        db_session.exec(
-            select(OutletStatusChange)
-            .where(
-                col(OutletStatusChange.outlet_id) == outlet_id,
-                col(OutletStatusChange.fund_id) == fund_id,
-            )
-            .order_by(col(OutletStatusChange.created_at), col(OutletStatusChange.id))
-        ).all()
+    """The outlet's status changes in the fund, oldest first; `after` a (created_at, id)."""
+    query = select(OutletStatusChange).where(
+        col(OutletStatusChange.outlet_id) == outlet_id,
+        col(OutletStatusChange.fund_id) == fund_id,
     )
+    if after is not None:
+        at, last_id = after
+        created_at, change_id = col(OutletStatusChange.created_at), col(OutletStatusChange.id)
+        query = query.where(or_(created_at > at, and_(created_at == at, change_id > last_id)))
+    query = query.order_by(col(OutletStatusChange.created_at), col(OutletStatusChange.id))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db_session.exec(query).all())
 
 
 def fund_outlets(

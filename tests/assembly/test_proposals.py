@@ -513,7 +513,7 @@ def test_an_adopted_accreditation_takes_effect_and_the_next_payment_follows(
 
     history = client.get(
         f"/api/v1/funds/{fund.id}/outlets/{target}/history", headers=coordinator
-    ).json()
+    ).json()["items"]
     assert history[-1]["to_status"] == "accredited"
     assert history[-1]["from_status"] == "applicant"
     assert history[-1]["proposal_id"] == pid

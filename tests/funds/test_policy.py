@@ -55,10 +55,27 @@ def test_the_coordinator_sets_a_later_policy_and_the_current_one_stays(
     # An earlier version, set afterwards, still sorts before it in the history.
     sooner = next_period(current_period())
     client.put(url(fund), json=policy_body(sooner, quorum_percent=25), headers=coordinator)
-    history = client.get(url(fund, "/history"), headers=coordinator).json()["items"]
+    answer = client.get(url(fund, "/history"), headers=coordinator).json()
+    history = answer["items"]
     assert [item["effective_period"] for item in history] == [current_period(), sooner, later]
     assert [item["allowance_base_cents"] for item in history] == [15000, 15000, 20000]
     assert all(item["created_at"] for item in history)
+    assert answer["next_cursor"] is None
+    # A list as the contract has them: pages of `limit`, then `next_cursor`.
+    first = client.get(url(fund, "/history?limit=2"), headers=coordinator).json()
+    assert [item["effective_period"] for item in first["items"]] == [current_period(), sooner]
+    rest = client.get(
+        url(fund, f"/history?limit=2&cursor={first['next_cursor']}"), headers=coordinator
+    ).json()
+    assert ([item["effective_period"] for item in rest["items"]], rest["next_cursor"]) == (
+        [later],
+        None,
+    )
+    assert_problem(
+        client.get(url(fund, "/history?cursor=forged"), headers=coordinator),
+        422,
+        "validation_error",
+    )
 
 
 def test_a_policy_read_can_be_sent_back(

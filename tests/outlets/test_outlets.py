@@ -209,9 +209,11 @@ def test_a_status_decision_needs_its_reference_and_is_kept(
         f"/api/v1/funds/{fund.id}/outlets/{outlet['id']}/history", headers=coordinator
     )
     assert history.status_code == 200, history.text
-    steps = [(h["from_status"], h["to_status"], h["decision_reference"]) for h in history.json()]
+    assert history.json()["next_cursor"] is None
+    items = history.json()["items"]
+    steps = [(h["from_status"], h["to_status"], h["decision_reference"]) for h in items]
     assert steps == [(None, "accredited", "AG 2026-02"), ("accredited", "suspended", "CA 2026-03")]
-    assert all(h["actor"].startswith("user:") for h in history.json())
+    assert all(h["actor"].startswith("user:") for h in items)
     log = client.get(f"/api/v1/funds/{fund.id}/audit-log", headers=coordinator).json()["items"]
     changes = [e for e in log if e["action"] == "outlet.status" and e["target_id"] == outlet["id"]]
     assert len(changes) == 2
@@ -227,6 +229,16 @@ def test_a_status_decision_needs_its_reference_and_is_kept(
         403,
         "forbidden",
     )
+    # A list as the contract has them: pages of `limit`, then `next_cursor`.
+    decide(client, coordinator, fund, outlet["id"], "accredited", "AG 2026-04")
+    base = f"/api/v1/funds/{fund.id}/outlets/{outlet['id']}/history?limit=2"
+    first = client.get(base, headers=coordinator).json()
+    assert [h["decision_reference"] for h in first["items"]] == ["AG 2026-02", "CA 2026-03"]
+    assert first["next_cursor"]
+    second = client.get(f"{base}&cursor={first['next_cursor']}", headers=coordinator).json()
+    assert [h["decision_reference"] for h in second["items"]] == ["AG 2026-04"]
+    assert second["next_cursor"] is None
+    problem(client.get(f"{base}&cursor=forged", headers=coordinator), 422, "validation_error")
 
 
 # --- Public lists ------------------------------------------------------------------------
