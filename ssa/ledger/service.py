@@ -6,9 +6,12 @@ caller's database transaction must be rolled back (the request's unit of work do
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
+from psycopg import sql as pgsql
 from sqlalchemy import (
     BigInteger,
     Connection,
@@ -51,6 +54,17 @@ FUND_ACCOUNT_KINDS = (
     AccountKind.allowance_expense,
     AccountKind.payouts_in_transit,
 )
+
+
+@dataclass(frozen=True)
+class Attached:
+    """A row of another table that names the transaction in its `transaction_id` (a
+    payment, a refund), written with it: in the same statement on PostgreSQL, so that it
+    costs no round trip while the transaction's rows are locked; right after it on
+    SQLite. `values` are as the database driver takes them, `transaction_id` excepted."""
+
+    table: Table
+    values: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,8 +208,10 @@ def post_transaction(
     period: str | None = None,
     memo: str | None = None,
     reverses_id: uuid.UUID | None = None,
+    attached: Attached | None = None,
 ) -> Posted:
-    """Post a balanced transaction: move the balances, write the postings, then seal.
+    """Post a balanced transaction: move the balances, write the postings, then seal;
+    and the `attached` row, if any (see `Attached`).
 
     Balances are moved in account-id order so that two transactions touching the same
     accounts always lock them in the same order and cannot deadlock. On PostgreSQL the
@@ -214,6 +230,7 @@ def post_transaction(
             period=period,
             memo=memo,
             reverses_id=reverses_id,
+            attached=attached,
         )
     net_debits: dict[uuid.UUID, int] = {}
     for leg in legs:
@@ -251,6 +268,10 @@ def post_transaction(
         memo=memo,
         reverses_id=reverses_id,
     )
+    if attached is not None:
+        db_session.connection().execute(
+            insert(attached.table).values({**attached.values, "transaction_id": transaction_id})
+        )
     return Posted(transaction_id=transaction_id, balances=balances)
 
 
@@ -263,9 +284,12 @@ def _post_in_one_statement(
     period: str | None,
     memo: str | None,
     reverses_id: uuid.UUID | None,
+    attached: Attached | None,
 ) -> Posted:
     """PostgreSQL: the same work in one round trip, by `ssa_post_transaction` (migration
-    0008), with the same guards; its refusals become the same exceptions.
+    0008), with the same guards; its refusals become the same exceptions. An attached
+    row is inserted by the same statement (its key to the transaction is checked at the
+    statement's end, when the function has written the transaction).
 
     The call goes to the session's psycopg connection directly, inside the session's
     transaction (SQLAlchemy's execution context, result and parameter processing cost
@@ -286,6 +310,10 @@ def _post_in_one_statement(
         "{" + ",".join([leg.side.value for leg in legs]) + "}",
         "{" + ",".join([str(leg.amount_cents) for leg in legs]) + "}",  # ints (_check_legs)
     )
+    sql = _POST_TRANSACTION_SQL
+    if attached is not None:
+        sql = _with_attached(attached.table, tuple(attached.values))
+        params = (*attached.values.values(), transaction_id, *params)
     pooled = connection.connection
     driver_connection = pooled.driver_connection
     dialect = connection.dialect
@@ -296,7 +324,7 @@ def _post_in_one_statement(
         cursor = pooled.info.get(_CURSOR_KEY)
         if cursor is None or cursor.closed:
             cursor = pooled.info[_CURSOR_KEY] = driver_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(_POST_TRANSACTION_SQL, params, prepare=True)
+        cursor.execute(sql, params, prepare=True)
         rows = cursor.fetchall()
     except dialect.loaded_dbapi.Error as exc:
         refusal = _ledger_refusal(exc)
@@ -306,7 +334,7 @@ def _post_in_one_statement(
         if invalidated:
             connection.invalidate(exc)
         raise DBAPIError.instance(
-            _POST_TRANSACTION_SQL,
+            sql,
             params,
             exc,
             dialect.loaded_dbapi.Error,
@@ -314,6 +342,18 @@ def _post_in_one_statement(
             dialect=dialect,
         ) from exc
     return Posted(transaction_id=transaction_id, balances={a: int(b) for a, b in rows})
+
+
+@cache
+def _with_attached(table: Table, columns: tuple[str, ...]) -> str:
+    """The call of `ssa_post_transaction` preceded by the insert of an attached row."""
+    names = (*columns, "transaction_id")
+    insert_row = pgsql.SQL("WITH attached AS (INSERT INTO {} ({}) VALUES ({})) ").format(
+        pgsql.Identifier(table.name),
+        pgsql.SQL(", ").join(pgsql.Identifier(name) for name in names),
+        pgsql.SQL(", ").join(pgsql.Placeholder() for _ in names),
+    )
+    return insert_row.as_string() + _POST_TRANSACTION_SQL
 
 
 def _ledger_refusal(exc: Exception) -> AccountNotFound | InsufficientBalance | None:

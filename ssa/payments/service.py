@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, case, insert, update
+from sqlalchemy import Row, and_, bindparam, case, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -21,7 +21,7 @@ from ssa.households.numbers import normalise
 from ssa.households.service import pin_matches
 from ssa.ledger.errors import InsufficientBalance
 from ssa.ledger.models import AccountKind, LedgerAccount, TransactionKind
-from ssa.ledger.service import credit, debit, post_transaction
+from ssa.ledger.service import Attached, credit, debit, post_transaction
 from ssa.outlets.models import OutletFund, OutletStatus
 from ssa.payments.models import Payment, Refund
 from ssa.problems import Conflict, NotFound, Problem
@@ -191,7 +191,6 @@ _PAYER_AT_OUTLET = (
     )
     .where(_HOUSEHOLDS.c.member_number == bindparam("member_number"))
 )
-_INSERT_PAYMENT = insert(_PAYMENTS)
 
 
 def _check_pin(db_session: Session, payer: Payer, pin: str, settings: Settings) -> None:
@@ -343,9 +342,9 @@ def _charge(
             credit(payable_account_id, amount_cents),
         ],
         period=period,
-    )
-    db_session.connection().execute(
-        _INSERT_PAYMENT, {**row, "transaction_id": posted.transaction_id}
+        # The payment row goes with the post (same statement on PostgreSQL): the outlet's
+        # payable row stays locked for the COMMIT only.
+        attached=Attached(_PAYMENTS, row),
     )
     payment = Payment(**row, transaction_id=posted.transaction_id)
     return TakenPayment(payment=payment, remaining_cents=posted.balances[payer.account_id])

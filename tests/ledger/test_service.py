@@ -1,10 +1,16 @@
 """Posting, refusing and reversing transactions through the ledger service."""
 
+import uuid
+from collections.abc import Callable
+
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Column, Engine, ForeignKey, MetaData, String, Table, Uuid, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from ssa.db import make_engine
 from ssa.funds.models import Fund
+from ssa.funds.service import create_fund
 from ssa.ledger.check import check_ledger
 from ssa.ledger.errors import (
     AccountNotFound,
@@ -13,7 +19,15 @@ from ssa.ledger.errors import (
     UnbalancedTransaction,
 )
 from ssa.ledger.models import AccountKind, LedgerPosting, LedgerTransaction, Side, TransactionKind
-from ssa.ledger.service import Leg, credit, debit, post_transaction, reverse_transaction
+from ssa.ledger.service import (
+    Attached,
+    Leg,
+    credit,
+    debit,
+    post_transaction,
+    reverse_transaction,
+)
+from ssa.settings import Settings
 from tests.ledger.helpers import account, balance, issue_credits
 
 
@@ -193,3 +207,64 @@ def test_a_reversal_that_would_overspend_is_refused(
         .where(col(LedgerTransaction.fund_id) == fund.id)
     ).scalar_one()
     assert count == 2
+
+
+def _probe_table() -> Table:
+    """A table of rows that name a ledger transaction, as a payment or a refund does."""
+    metadata = MetaData()
+    Table("ledger_transaction", metadata, Column("id", Uuid(), primary_key=True))
+    return Table(
+        "attachment_probe",
+        metadata,
+        Column("id", Uuid(), primary_key=True),
+        Column("note", String(20), nullable=False),
+        Column("transaction_id", Uuid(), ForeignKey("ledger_transaction.id"), nullable=False),
+    )
+
+
+def test_an_attached_row_is_written_with_its_transaction_or_not_at_all(
+    fresh_database_url: Callable[[], str],
+) -> None:
+    engine = make_engine(Settings(database_url=fresh_database_url()))
+    probe = _probe_table()
+    probe.create(engine)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            fund = create_fund(db_session=session, slug="attach", name="Attach")
+            household = account(session, fund, AccountKind.household_credits, "h1")
+            outlet = account(session, fund, AccountKind.outlet_payable, "o1")
+            issue_credits(session, fund, household, 1_000)
+            session.commit()
+
+            def pay(cents: int, row_id: uuid.UUID, note: str) -> uuid.UUID:
+                posted = post_transaction(
+                    db_session=session,
+                    fund_id=fund.id,
+                    kind=TransactionKind.payment,
+                    legs=[debit(household, cents), credit(outlet, cents)],
+                    attached=Attached(probe, {"id": row_id, "note": note}),
+                )
+                session.commit()
+                return posted.transaction_id
+
+            first = uuid.uuid4()
+            transaction_id = pay(400, first, "first")
+            rows = session.connection().execute(select(probe)).all()
+            assert [(r.id, r.note, r.transaction_id) for r in rows] == [
+                (first, "first", transaction_id)
+            ]
+            # Refused by the ledger: neither the transaction nor the row.
+            with pytest.raises(InsufficientBalance):
+                pay(700, uuid.uuid4(), "too much")
+            session.rollback()
+            # The row refused (its key is taken): neither the row nor the transaction.
+            with pytest.raises(IntegrityError):
+                pay(100, first, "again")
+            session.rollback()
+            count = select(func.count()).select_from(probe)
+            assert session.connection().execute(count).scalar_one() == 1
+            session.rollback()
+            assert balance(engine, household) == 600
+            assert all(r.ok for r in check_ledger(db_session=session, fund_id=fund.id))
+    finally:
+        engine.dispose()
