@@ -612,7 +612,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--households", type=int, default=2_000)
     parser.add_argument(
-        "--outlets", type=int, default=1, help="accredited outlets (tills spread over them)"
+        "--outlets",
+        type=int,
+        default=1,
+        help="accredited outlets, one till each (two at a single outlet)",
     )
     parser.add_argument("--workers", type=int, default=2, help="ssa serve --workers")
     parser.add_argument("--load-processes", type=int, default=2)
