@@ -33,7 +33,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -358,6 +357,7 @@ async def _load(
                 began = time.time()
                 if began >= stop_at:
                     return
+                clock_began = time.perf_counter()
                 counter += 1
                 body = {"member_number": rng.choice(numbers), "amount_cents": 1, "pin": PIN}
                 headers = {"Authorization": authorization, "Idempotency-Key": f"{prefix}-{counter}"}
@@ -367,15 +367,16 @@ async def _load(
                         detail = await answer.text() if status != 201 else ""
                         if status == 201:
                             await answer.read()
-                except (aiohttp.ClientError, TimeoutError) as exc:
+                except Exception as exc:
                     status, detail = 0, f"{type(exc).__name__}: {exc}"
+                took_ms = (time.perf_counter() - clock_began) * 1000
                 ended = time.time()
                 if began < measure_from or ended > stop_at:
                     continue  # warm-up, or finished after the window: not counted
                 result.statuses[str(status)] += 1
                 if status == 201:
                     result.ok += 1
-                    result.latencies_ms.append((ended - began) * 1000)
+                    result.latencies_ms.append(took_ms)
                 else:
                     result.errors += 1
                     result.first_error = result.first_error or f"{status} {detail[:300]}"
@@ -432,37 +433,60 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def postgres_pids() -> list[int]:
-    """Every PostgreSQL process on this machine (backends and background processes)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with suppress(OSError):
-                if (entry / "comm").read_text().strip() == "postgres":
-                    found.append(int(entry.name))
-    return found
+def backend_pids(database_url: str) -> list[int]:
+    """The PostgreSQL backends serving the bench's database (the server's connections)."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return list(
+                connection.execute(
+                    text(
+                        "SELECT pid FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
+
+
+def cpu_of(pid: int) -> float | None:
+    """User + system CPU seconds of one process so far, None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class CpuWindow(threading.Thread):
-    """The workers', PostgreSQL's and the machine's CPU time during the measured window."""
+    """The workers', their PostgreSQL backends' and the machine's CPU time during the
+    measured window (a backend that exits meanwhile is left out: its time is lost)."""
 
-    def __init__(self, pids: list[int], delay: float, seconds: float) -> None:
+    def __init__(self, pids: list[int], database_url: str, delay: float, seconds: float) -> None:
         super().__init__(daemon=True)
         self.pids, self.delay, self.seconds = pids, delay, seconds
+        self.database_url = database_url
         self.workers_cpu = 0.0
         self.postgres_cpu = 0.0
         self.machine_busy = 0.0
 
     def run(self) -> None:
         time.sleep(self.delay)
-        postgres = {pid: cpu_seconds([pid]) for pid in postgres_pids()}
+        backends = backend_pids(self.database_url)
+        before = {pid: cpu_of(pid) for pid in backends}
         workers, busy = cpu_seconds(self.pids), machine_busy_seconds()
         time.sleep(self.seconds)
         self.workers_cpu = cpu_seconds(self.pids) - workers
-        # Only the PostgreSQL processes alive throughout (one that exits takes its count).
-        after = {pid: cpu_seconds([pid]) for pid in postgres_pids()}
-        self.postgres_cpu = sum(after[pid] - postgres[pid] for pid in postgres if pid in after)
         self.machine_busy = machine_busy_seconds() - busy
+        after = {pid: cpu_of(pid) for pid in backends}
+        measured = [
+            end - start
+            for pid, start in before.items()
+            if start is not None and (end := after[pid]) is not None
+        ]
+        # Not on this machine (no /proc entry): not measured.
+        self.postgres_cpu = sum(measured) if measured else float("nan")
 
 
 # --- pgbench ------------------------------------------------------------------------
@@ -687,7 +711,7 @@ def main(argv: list[str] | None = None) -> int:
             f" {args.seconds:.0f} s after {args.warmup:.0f} s warm-up"
         )
         pids = worker_pids(server.pid)
-        window = CpuWindow(pids, delay=1.0 + args.warmup, seconds=args.seconds)
+        window = CpuWindow(pids, database_url, delay=1.0 + args.warmup, seconds=args.seconds)
         window.start()
         load = run_load(
             base, tokens, numbers, args.load_processes, args.concurrency, args.warmup, args.seconds

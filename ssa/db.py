@@ -27,10 +27,6 @@ metadata = SQLModel.metadata
 metadata.naming_convention = NAMING_CONVENTION
 
 
-# Connections opened beyond the pool for a burst, closed when given back.
-MAX_OVERFLOW = 10
-
-
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -50,7 +46,7 @@ def make_engine(settings: Settings) -> Engine:
                 "timeout": settings.sqlite_busy_timeout_ms / 1000,
             },
             pool_size=settings.database_pool_size,
-            max_overflow=MAX_OVERFLOW,
+            max_overflow=settings.database_max_overflow,
         )
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
@@ -58,7 +54,10 @@ def make_engine(settings: Settings) -> Engine:
     engine = create_engine(
         url,
         pool_size=settings.database_pool_size,
-        max_overflow=MAX_OVERFLOW,
+        max_overflow=settings.database_max_overflow,
+        # The most recently used first: under light load the same few connections serve
+        # (and need no idle ping); the others age out of use.
+        pool_use_lifo=True,
         pool_pre_ping=ping_after <= 0,
     )
     if ping_after > 0:

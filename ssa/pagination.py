@@ -3,7 +3,7 @@
 import base64
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Query
@@ -45,10 +45,13 @@ def decode_position(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         return None
     try:
         at, item_id = datetime.fromisoformat(str(values[0])), uuid.UUID(str(values[1]))
-    except ValueError as exc:
+        if at.tzinfo is None:
+            raise ValueError("a cursor's time has a zone")
+        # In UTC, as stored: a time at the calendar's edge (year 1 or 9999 with an
+        # offset) has no UTC equivalent and is refused here, not by the database layer.
+        at = at.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise BadCursor("The cursor is not one this API gave.") from exc
-    if at.tzinfo is None:
-        raise BadCursor("The cursor is not one this API gave.")
     return at, item_id
 
 

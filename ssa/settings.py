@@ -32,10 +32,12 @@ class Settings(BaseSettings):
     address_slow_after: int = 20
     address_lock_after: int = 50
     sqlite_busy_timeout_ms: int = 30_000
-    # Connections a process keeps once it has needed them (opened on demand; up to 10 more
-    # for a burst). A request holds one while it runs, and a worker runs up to 40 requests
-    # at once (its thread pool): below that, connections are closed and reopened under load.
+    # Connections a process keeps once it has needed them (opened on demand; up to
+    # `database_max_overflow` more for a burst). A request holds one while it runs, and a
+    # worker runs up to 40 requests at once (its thread pool): with a smaller pool,
+    # connections are closed and reopened under load.
     database_pool_size: int = 30
+    database_max_overflow: int = 10
     # PostgreSQL: a pooled connection idle this long is tested before use (a round trip);
     # 0 tests every checkout (SQLAlchemy's pool_pre_ping). See ssa.db.make_engine.
     database_ping_after_idle_seconds: float = 10.0

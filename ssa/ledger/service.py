@@ -24,7 +24,9 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.sql.type_api import _BindProcessorType
 from sqlmodel import Session, col
 from sqlmodel import select as orm_select
 
@@ -61,7 +63,8 @@ class Attached:
     """A row of another table that names the transaction in its `transaction_id` (a
     payment, a refund), written with it: in the same statement on PostgreSQL, so that it
     costs no round trip while the transaction's rows are locked; right after it on
-    SQLite. `values` are as the database driver takes them, `transaction_id` excepted."""
+    SQLite. `values` name every column but `transaction_id` (no column default is
+    applied on PostgreSQL), and go through the columns' types as any insert's do."""
 
     table: Table
     values: Mapping[str, Any]
@@ -311,12 +314,16 @@ def _post_in_one_statement(
         "{" + ",".join([str(leg.amount_cents) for leg in legs]) + "}",  # ints (_check_legs)
     )
     sql = _POST_TRANSACTION_SQL
+    dialect = connection.dialect
     if attached is not None:
-        sql = _with_attached(attached.table, tuple(attached.values))
-        params = (*attached.values.values(), transaction_id, *params)
+        sql, processors = _with_attached(attached.table, tuple(attached.values), dialect)
+        values = [
+            value if process is None else process(value)
+            for process, value in zip(processors, attached.values.values(), strict=True)
+        ]
+        params = (*values, transaction_id, *params)
     pooled = connection.connection
     driver_connection = pooled.driver_connection
-    dialect = connection.dialect
     try:
         # One cursor per connection, kept with it in the pool (its `info` is cleared
         # when the connection is invalidated): a new psycopg cursor per call costs more
@@ -345,15 +352,20 @@ def _post_in_one_statement(
 
 
 @cache
-def _with_attached(table: Table, columns: tuple[str, ...]) -> str:
-    """The call of `ssa_post_transaction` preceded by the insert of an attached row."""
+def _with_attached(
+    table: Table, columns: tuple[str, ...], dialect: Dialect
+) -> tuple[str, list[_BindProcessorType[Any] | None]]:
+    """The call of `ssa_post_transaction` preceded by the insert of an attached row, and
+    each column's conversion of its value (as SQLAlchemy would apply it: an aware time
+    required, and so on)."""
     names = (*columns, "transaction_id")
     insert_row = pgsql.SQL("WITH attached AS (INSERT INTO {} ({}) VALUES ({})) ").format(
         pgsql.Identifier(table.name),
         pgsql.SQL(", ").join(pgsql.Identifier(name) for name in names),
         pgsql.SQL(", ").join(pgsql.Placeholder() for _ in names),
     )
-    return insert_row.as_string() + _POST_TRANSACTION_SQL
+    processors = [table.c[name].type.bind_processor(dialect) for name in columns]
+    return insert_row.as_string() + _POST_TRANSACTION_SQL, processors
 
 
 def _ledger_refusal(exc: Exception) -> AccountNotFound | InsufficientBalance | None:

@@ -292,10 +292,10 @@ def _charge(
     now: datetime,
     before_charge: BeforeCharge | None,
 ) -> TakenPayment:
-    """Everything the payment writes about the household first, then the ledger post,
-    then the payment row (it refers to the post's transaction) and nothing else: the
-    outlet's payable balance, which every payment at the outlet moves, is locked by the
-    post until COMMIT, so as little as possible runs after it."""
+    """Everything the payment writes about the household first, then the ledger post
+    with the payment row attached (it refers to the post's transaction) and nothing
+    else: the outlet's payable balance, which every payment at the outlet moves, is
+    locked by the post until COMMIT, so as little as possible runs after it."""
     period = current_period(now)
     if payer.last_spending_period != period:
         db_session.exec(

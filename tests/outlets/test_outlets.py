@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from ssa.auth.models import OAuthClient
 from ssa.funds.models import Fund
 from ssa.funds.service import create_fund
+from ssa.pagination import encode_cursor
 from tests.conftest import People
 from tests.issuance.helpers import make_fund
 from tests.payments.helpers import IBAN, valid_siret
@@ -239,6 +240,10 @@ def test_a_status_decision_needs_its_reference_and_is_kept(
     assert [h["decision_reference"] for h in second["items"]] == ["AG 2026-04"]
     assert second["next_cursor"] is None
     problem(client.get(f"{base}&cursor=forged", headers=coordinator), 422, "validation_error")
+    # A time at the calendar's edge has no UTC equivalent: refused as any forged cursor.
+    for edge in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "2026-01-01T00:00"):
+        cursor = encode_cursor(edge, str(uuid.uuid4()))
+        problem(client.get(f"{base}&cursor={cursor}", headers=coordinator), 422, "validation_error")
 
 
 # --- Public lists ------------------------------------------------------------------------
