@@ -162,6 +162,7 @@ _HOUSEHOLDS = Household.__table__  # type: ignore[attr-defined]
 _ACCOUNTS = LedgerAccount.__table__  # type: ignore[attr-defined]
 _STANDINGS = OutletFund.__table__  # type: ignore[attr-defined]
 _PAYMENTS = Payment.__table__  # type: ignore[attr-defined]
+_REFUNDS = Refund.__table__  # type: ignore[attr-defined]
 
 # The household by its number, its credits, and the outlet's standing in its fund (none
 # if the outlet does not stand there): one round trip for every check of the till.
@@ -435,6 +436,18 @@ def refund(
         )
     ).one()
     assert household is not None
+    row: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "payment_id": payment.id,
+        "fund_id": payment.fund_id,
+        "outlet_id": outlet_id,
+        "amount_cents": amount_cents,
+        "reason": reason,
+        "refunded_by": refunded_by,
+        "created_at": utcnow(),
+    }
+    # The refund row goes with the post, as a payment's does: the outlet's payable row,
+    # which the post locks, is held for the COMMIT only.
     posted = post_transaction(
         db_session=db_session,
         fund_id=payment.fund_id,
@@ -445,16 +458,6 @@ def refund(
         ],
         period=current_period(),
         memo=f"Refund of payment {payment.id}",
+        attached=Attached(_REFUNDS, row),
     )
-    refund_row = Refund(
-        payment_id=payment.id,
-        fund_id=payment.fund_id,
-        outlet_id=outlet_id,
-        amount_cents=amount_cents,
-        reason=reason,
-        transaction_id=posted.transaction_id,
-        refunded_by=refunded_by,
-    )
-    db_session.add(refund_row)
-    db_session.flush()
-    return refund_row
+    return Refund(**row, transaction_id=posted.transaction_id)
