@@ -2,9 +2,10 @@
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -18,7 +19,14 @@ from ssa.households.models import (
     HouseholdStatus,
 )
 from ssa.households.service import HouseholdNotFound
-from ssa.ledger.models import AccountKind, TransactionKind
+from ssa.ledger.models import (
+    AccountKind,
+    LedgerAccount,
+    LedgerPosting,
+    LedgerTransaction,
+    Side,
+    TransactionKind,
+)
 from ssa.ledger.service import credit, debit, open_account, post_transaction
 from ssa.problems import Conflict
 
@@ -169,6 +177,61 @@ def record_grant(
         request_id=request_id,
     )
     return posted.transaction_id
+
+
+@dataclass(frozen=True)
+class GrantLine:
+    """A grant as the books hold it: the funder's income credited, in the month received."""
+
+    transaction_id: uuid.UUID
+    funder: str
+    amount_cents: int
+    period: str | None
+    memo: str | None
+    created_at: datetime
+
+
+def recent_grants(*, db_session: Session, fund_id: uuid.UUID, limit: int = 20) -> list[GrantLine]:
+    """The fund's latest grants (reversals of them included as they were posted), newest
+    first."""
+    rows = (
+        db_session.connection()
+        .execute(
+            sa_select(
+                col(LedgerTransaction.id),
+                col(LedgerAccount.reference),
+                col(LedgerPosting.amount_cents),
+                col(LedgerTransaction.period),
+                col(LedgerTransaction.memo),
+                col(LedgerTransaction.created_at),
+            )
+            .join(LedgerPosting, col(LedgerPosting.transaction_id) == col(LedgerTransaction.id))
+            .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerPosting.account_id))
+            .where(
+                col(LedgerTransaction.fund_id) == fund_id,
+                col(LedgerTransaction.kind) == TransactionKind.grant.value,
+                col(LedgerPosting.side) == Side.credit.value,
+                col(LedgerAccount.kind) == AccountKind.grant_income.value,
+            )
+            .order_by(col(LedgerTransaction.created_at).desc(), col(LedgerTransaction.id).desc())
+            .limit(limit)
+        )
+        .all()
+    )
+    return [GrantLine(*row) for row in rows]
+
+
+def grants_by_funder(*, db_session: Session, fund_id: uuid.UUID) -> list[tuple[str, int]]:
+    """Each funder's grants in all (its grant income account's balance), by name."""
+    rows = db_session.exec(
+        select(LedgerAccount.reference, LedgerAccount.balance_cents)
+        .where(
+            col(LedgerAccount.fund_id) == fund_id,
+            col(LedgerAccount.kind) == AccountKind.grant_income.value,
+        )
+        .order_by(col(LedgerAccount.reference))
+    ).all()
+    return [(funder, int(total)) for funder, total in rows]
 
 
 @dataclass(frozen=True)

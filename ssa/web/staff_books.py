@@ -6,6 +6,7 @@ change is the treasurer's, as in the API.
 
 import uuid
 from dataclasses import asdict
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -16,7 +17,9 @@ from ssa.auth.deps import DbSession
 from ssa.auth.roles import Role
 from ssa.funds.models import Rollover
 from ssa.funds.service import current_period, policy_for
+from ssa.households import contributions
 from ssa.households.models import Household
+from ssa.households.schemas import GrantIn, GrantOut
 from ssa.issuance import periods
 from ssa.issuance.close import close_period
 from ssa.issuance.models import HouseholdIssuance, PeriodClose
@@ -28,6 +31,7 @@ from ssa.payouts.models import PayoutStatus
 from ssa.payouts.schemas import PayoutIn, PayoutOut
 from ssa.payouts.sepa import sepa_credit_transfer
 from ssa.reports.service import coverage_ratio
+from ssa.timeutil import utcnow
 from ssa.web.access import CurrentViewer, PageNotFound
 from ssa.web.forms import Refused, attempt, new_form_key, problem_message, valid_form_key
 from ssa.web.i18n import Texts, texts_for
@@ -677,3 +681,156 @@ def payout_cancel(
 ) -> Response:
     """The transfers will not be made (the API's cancel, treasurer)."""
     return _close_payout(request, db_session, viewer, slug, payout_id, form_key, "cancel")
+
+
+# --- Grants ----------------------------------------------------------------------------
+
+GRANTS_SHOWN = 20
+
+
+def _grants_page(
+    request: Request,
+    db_session: Session,
+    desk: Desk,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    form_key: str | None = None,
+    status: int = 200,
+) -> Response:
+    funders = contributions.grants_by_funder(db_session=db_session, fund_id=desk.fund.id)
+    return render(
+        request,
+        "staff/grants.html",
+        page_context(
+            desk,
+            "grants",
+            funders=funders,
+            total_cents=sum(total for _funder, total in funders),
+            grants=contributions.recent_grants(
+                db_session=db_session, fund_id=desk.fund.id, limit=GRANTS_SHOWN
+            ),
+            values=values
+            or {
+                "funder": "",
+                "amount": "",
+                "received_on": utcnow().date().isoformat(),
+                "reference": "",
+            },
+            errors=errors or {},
+            error=error,
+            form_key=form_key or new_form_key(),
+        ),
+        status=status,
+    )
+
+
+@router.get("/{slug}/grants", name="staff_grants")
+def grants_page(
+    slug: str, request: Request, db_session: DbSession, viewer: CurrentViewer
+) -> Response:
+    """The fund's grants by funder and the latest ones (fund staff); a new one (treasurer)."""
+    desk = open_desk(db_session, viewer, slug, *STAFF_ROLES)
+    return _grants_page(request, db_session, desk)
+
+
+@router.post("/{slug}/grants", name="staff_grant_record")
+def grant_record(
+    slug: str,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+    funder: Annotated[str, Form()] = "",
+    amount: Annotated[str, Form()] = "",
+    received_on: Annotated[str, Form()] = "",
+    reference: Annotated[str, Form()] = "",
+    form_key: Annotated[str, Form()] = "",
+) -> Response:
+    """Record euros received from a funder (the API's `POST /funds/{id}/grants`,
+    treasurer; the form's key makes a double submit record it once)."""
+    t = texts_for(request)
+    desk = open_desk(db_session, viewer, slug, Role.treasurer)
+    form_key = form_key if valid_form_key(form_key) else new_form_key()
+    values = {
+        "funder": " ".join(funder.split())[:200],
+        "amount": amount.strip()[:20],
+        "received_on": received_on[:10],
+        "reference": reference.strip()[:200],
+    }
+    errors: dict[str, str] = {}
+    if len(values["funder"]) < 2:
+        errors["funder"] = t.gettext("Type the funder's name, for example Département.")
+    cents = parse_euros(values["amount"], allow_zero=False, maximum_cents=100_000_000_00)
+    if cents is None:
+        errors["amount"] = t.gettext("Type the amount received in euros, for example 15 or 12.50.")
+    try:
+        day = date.fromisoformat(values["received_on"])
+    except ValueError:
+        errors["received_on"] = t.gettext("Type the date it was received, for example 2026-11-05.")
+        day = None
+    if errors or cents is None or day is None:
+        return _grants_page(
+            request,
+            db_session,
+            desk,
+            values=values,
+            errors=errors,
+            form_key=form_key,
+            status=422,
+        )
+    body = GrantIn(
+        funder=values["funder"],
+        amount_cents=cents,
+        received_on=day,
+        reference=values["reference"] or None,
+    )
+
+    def work() -> tuple[int, Any]:
+        transaction_id = contributions.record_grant(
+            db_session=db_session,
+            fund_id=desk.fund.id,
+            funder=body.funder,
+            amount_cents=body.amount_cents,
+            received_on=body.received_on,
+            reference=body.reference,
+            actor=viewer.principal.actor,
+            request_id=request.state.request_id,
+        )
+        return 201, GrantOut(
+            transaction_id=transaction_id,
+            funder=body.funder,
+            amount_cents=body.amount_cents,
+            received_on=body.received_on,
+            reference=body.reference,
+        )
+
+    done = once(
+        request,
+        db_session,
+        viewer,
+        form_key,
+        f"/api/v1/funds/{desk.fund.id}/grants",
+        body.model_dump(mode="json"),
+        work,
+    )
+    if isinstance(done, Refused):
+        return _grants_page(
+            request,
+            db_session,
+            desk,
+            values=values,
+            error=problem_message(t, done.problem),
+            form_key=form_key,
+            status=done.problem.status,
+        )
+    if not done.replayed:
+        flash(
+            request,
+            t.gettext(
+                "%(amount)s from %(funder)s recorded.",
+                amount=t.money(int(done.body["amount_cents"])),
+                funder=body.funder,
+            ),
+        )
+    return RedirectResponse(request.app.url_path_for("staff_grants", slug=slug), status_code=303)

@@ -68,6 +68,7 @@ MENU = (
     MenuItem("staff_dashboard", N_("Dashboard"), STAFF_ROLES, "dashboard"),
     MenuItem("staff_households", N_("Households"), (Role.coordinator,), "households"),
     MenuItem("staff_contributions", N_("Contributions"), STAFF_ROLES, "contributions"),
+    MenuItem("staff_grants", N_("Grants"), STAFF_ROLES, "grants"),
     MenuItem("staff_issuance", N_("Monthly credits"), (Role.treasurer,), "issuance"),
     MenuItem("staff_payouts", N_("Payouts"), STAFF_ROLES, "payouts"),
     MenuItem("staff_outlets", N_("Outlets"), STAFF_ROLES, "outlets"),

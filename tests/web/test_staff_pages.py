@@ -24,6 +24,7 @@ from ssa.auth.roles import Role
 from ssa.auth.service import create_user, grant_role
 from ssa.db import unit_of_work
 from ssa.funds.models import Fund
+from ssa.households.contributions import grants_by_funder
 from ssa.households.mandates import set_mandate
 from ssa.households.models import Contribution, ContributionWaiver, Household, HouseholdStatus
 from ssa.households.schemas import MandateIn
@@ -128,6 +129,20 @@ def auditor(app: FastAPI, staffed: Staffed) -> Iterator[TestClient]:
 def count(engine: Engine, model: type, *where: object) -> int:
     with Session(engine) as session:
         return int(session.exec(select(func.count()).select_from(model).where(*where)).one())  # type: ignore[arg-type]
+
+
+GRANT_FORM = {
+    "funder": "Conseil départemental",
+    "amount": "2 500",
+    "received_on": "2026-01-12",
+    "form_key": uuid.uuid4().hex,
+}
+
+
+def grants_of(engine: Engine, fund_id: uuid.UUID) -> list[tuple[str, int]]:
+    """(funder, total) of the fund's grant income accounts, from the books."""
+    with Session(engine) as session:
+        return grants_by_funder(db_session=session, fund_id=fund_id)
 
 
 def text_of(html: str) -> str:
@@ -241,6 +256,7 @@ PAGES = [
     ("/contributions", ALL),
     ("/contributions/record?household={household}", (TREASURER,)),
     ("/contributions/waive?household={household}", (COORDINATOR,)),
+    ("/grants", ALL),
     ("/issuance", (TREASURER,)),
     ("/close", (TREASURER,)),
     ("/payouts", ALL),
@@ -295,6 +311,7 @@ def test_staff_posts_are_refused_to_other_roles(
     auditor: TestClient, treasurer: TestClient, staffed: Staffed, engine: Engine
 ) -> None:
     base = staffed.base
+    grants_before = grants_of(engine, staffed.fund.id)
     token = csrf_of(auditor.get(base).text)
     for path, data in (
         (f"/households/{staffed.household.id}/status", {"status": "suspended"}),
@@ -302,6 +319,7 @@ def test_staff_posts_are_refused_to_other_roles(
         ("/payouts", {"form_key": uuid.uuid4().hex}),
         ("/close", {"period": PREVIOUS}),
         (f"/outlets/{staffed.outlets[0]}/status", {"status": "revoked", "reference": "AG"}),
+        ("/grants", GRANT_FORM),
     ):
         answer = auditor.post(base + path, data={"csrf_token": token, **data})
         assert answer.status_code == 403, path
@@ -321,12 +339,14 @@ def test_staff_posts_are_refused_to_other_roles(
     assert (
         count(engine, ContributionWaiver, col(ContributionWaiver.fund_id) == staffed.fund.id) == 0
     )
+    assert grants_of(engine, staffed.fund.id) == grants_before
 
 
 def test_every_form_needs_the_session_token(
     coordinator: TestClient, treasurer: TestClient, staffed: Staffed, engine: Engine
 ) -> None:
     base = staffed.base
+    grants_before = grants_of(engine, staffed.fund.id)
     for client, path, data in (
         (coordinator, "/households/new", {"action": "register"}),
         (coordinator, f"/households/{staffed.household.id}/status", {"status": "suspended"}),
@@ -357,6 +377,7 @@ def test_every_form_needs_the_session_token(
         (treasurer, "/issuance/run", {"period": THIS, "form_key": uuid.uuid4().hex}),
         (treasurer, "/close", {"period": PREVIOUS}),
         (treasurer, "/payouts", {"form_key": uuid.uuid4().hex}),
+        (treasurer, "/grants", GRANT_FORM),
     ):
         for token in (None, "forged"):
             sent = dict(data) if token is None else {**data, "csrf_token": token}
@@ -370,6 +391,7 @@ def test_every_form_needs_the_session_token(
     assert count(engine, Contribution, col(Contribution.household_id) == staffed.late.id) == 1
     assert count(engine, Payout, col(Payout.fund_id) == staffed.fund.id) == 0
     assert count(engine, PeriodClose, col(PeriodClose.fund_id) == staffed.fund.id) == 0
+    assert grants_of(engine, staffed.fund.id) == grants_before
 
 
 # --- Households ---------------------------------------------------------------------------
@@ -561,6 +583,50 @@ def test_a_contribution_recorded_appears_once(
     unknown = treasurer.get(f"{base}/contributions/record", params={"member_number": "NOPE123"})
     assert unknown.status_code == 404
     assert "No household of this fund has this member number." in unknown.text
+
+
+def test_a_grant_recorded_once_adds_to_its_funder(
+    treasurer: TestClient, auditor: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    base = staffed.base
+    page = treasurer.get(f"{base}/grants")
+    assert page.status_code == 200
+    before = dict(grants_of(engine, staffed.fund.id))
+    assert "Conseil départemental" not in before
+    data = {
+        "csrf_token": csrf_of(page.text),
+        "form_key": form_key_of(page.text),
+        "funder": "  Conseil   départemental ",
+        "amount": "2 500,50",
+        "received_on": "2026-01-12",
+        "reference": "Convention 2026-07",
+    }
+    done = treasurer.post(f"{base}/grants", data=data, follow_redirects=False)
+    assert done.status_code == 303
+    listed = treasurer.get(done.headers["location"])
+    assert "€2,500.50 from Conseil départemental recorded." in listed.text
+    # The same form sent again records nothing more; a second grant from the same funder
+    # adds to its total.
+    assert treasurer.post(f"{base}/grants", data=data, follow_redirects=False).status_code == 303
+    assert dict(grants_of(engine, staffed.fund.id)) == {**before, "Conseil départemental": 250_050}
+    second = {**data, "form_key": form_key_of(listed.text), "amount": "100"}
+    assert treasurer.post(f"{base}/grants", data=second, follow_redirects=False).status_code == 303
+    assert dict(grants_of(engine, staffed.fund.id)) == {**before, "Conseil départemental": 260_050}
+    # Staff who may not record see the totals and the latest grants, without the form.
+    seen = auditor.get(f"{base}/grants").text
+    assert "€2,600.50" in seen
+    assert "€100.00" in seen
+    assert 'name="funder"' not in seen
+    # Mistakes are said by field, and nothing is recorded.
+    bad = treasurer.post(
+        f"{base}/grants",
+        data={**data, "form_key": uuid.uuid4().hex, "funder": "X", "amount": "0"}
+        | {"received_on": ""},
+    )
+    assert bad.status_code == 422
+    for field in ("funder", "amount", "received_on"):
+        assert f'id="f-{field}-error"' in bad.text
+    assert dict(grants_of(engine, staffed.fund.id)) == {**before, "Conseil départemental": 260_050}
 
 
 def test_the_treasurer_downloads_the_months_direct_debit_file(
