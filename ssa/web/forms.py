@@ -154,4 +154,8 @@ PLAIN_WORDS = {
     "direct_debit_invalid": N_(
         "The bank would refuse this file: check the fund's bank details and the mandates."
     ),
+    "invalid_siret": N_("This SIRET number is not valid: 14 digits, as on the Kbis."),
+    "siret_taken": N_("An outlet with this SIRET number is already registered."),
+    "invalid_iban": N_("This IBAN is not valid: check it against the outlet's bank details."),
+    "invalid_bic": N_("This BIC is not valid: 8 or 11 letters and digits, or leave it empty."),
 }

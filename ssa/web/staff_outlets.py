@@ -20,11 +20,11 @@ from ssa.auth.deps import DbSession
 from ssa.auth.roles import Role
 from ssa.funds.service import current_period, policy_for
 from ssa.outlets import service
-from ssa.outlets.models import Outlet, OutletFund, OutletStatus
-from ssa.outlets.schemas import ApplicationIn, StatusIn
+from ssa.outlets.models import Outlet, OutletCategory, OutletFund, OutletStatus
+from ssa.outlets.schemas import ApplicationIn, OutletIn, StatusIn
 from ssa.pagination import decode_name_position, encode_cursor
 from ssa.web.access import CurrentViewer, PageNotFound
-from ssa.web.forms import Refused, attempt, problem_message
+from ssa.web.forms import Refused, attempt, new_form_key, problem_message, valid_form_key
 from ssa.web.i18n import Texts, texts_for
 from ssa.web.render import flash, render
 from ssa.web.staff_common import (
@@ -36,6 +36,7 @@ from ssa.web.staff_common import (
     PostedForm,
     category_label,
     label,
+    once,
     open_desk,
     page_context,
     staff_names,
@@ -96,6 +97,140 @@ def outlets(
             next_cursor=encode_cursor(last.name, str(last.id)) if last else None,
             first_page=not cursor,
         ),
+    )
+
+
+# The registration form's fields, and where the API's body puts each.
+OUTLET_FIELDS = ("name", "siret", "iban", "bic", "category", "line1", "postcode", "city")
+_BODY_FIELD = {"address.line1": "line1", "address.postcode": "postcode", "address.city": "city"}
+
+
+def _new_outlet_form(
+    request: Request,
+    desk: Desk,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    form_key: str | None = None,
+    status: int = 200,
+) -> Response:
+    t = texts_for(request)
+    return render(
+        request,
+        "staff/outlet_new.html",
+        page_context(
+            desk,
+            "outlets",
+            values=values or dict.fromkeys(OUTLET_FIELDS, ""),
+            categories=[(c.value, category_label(t, c)) for c in OutletCategory],
+            errors=errors or {},
+            error=error,
+            form_key=form_key or new_form_key(),
+        ),
+        status=status,
+    )
+
+
+@router.get("/{slug}/outlets/new", name="staff_outlet_new")
+def outlet_new_page(
+    slug: str, request: Request, db_session: DbSession, viewer: CurrentViewer
+) -> Response:
+    """The form to register an outlet that applies to this fund (coordinator)."""
+    desk = open_desk(db_session, viewer, slug, Role.coordinator)
+    return _new_outlet_form(request, desk)
+
+
+@router.post("/{slug}/outlets/new", name="staff_outlet_register")
+def outlet_register(
+    slug: str,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+    form: PostedForm,
+) -> Response:
+    """Register the outlet (the API's `POST /outlets`) and file its application to this
+    fund, unscored (`POST .../application`): it is an applicant here, its file is scored on
+    its page. Coordinator; the form's key makes a double submit register it once."""
+    t = texts_for(request)
+    desk = open_desk(db_session, viewer, slug, Role.coordinator)
+    values = {name: " ".join(str(form.get(name, "")).split())[:200] for name in OUTLET_FIELDS}
+    form_key = str(form.get("form_key", ""))
+    form_key = form_key if valid_form_key(form_key) else new_form_key()
+    required = t.gettext("Required.")
+    errors = {name: required for name in OUTLET_FIELDS if name != "bic" and not values[name]}
+    outlet_in: OutletIn | None = None
+    if not errors:
+        try:
+            outlet_in = OutletIn.model_validate(
+                {
+                    "name": values["name"],
+                    "siret": values["siret"],
+                    "iban": values["iban"],
+                    "bic": values["bic"] or None,
+                    "category": values["category"],
+                    "address": {
+                        "line1": values["line1"],
+                        "postcode": values["postcode"],
+                        "city": values["city"],
+                    },
+                }
+            )
+        except ValidationError as exc:
+            for problem in exc.errors():
+                where = ".".join(str(part) for part in problem["loc"])
+                errors[_BODY_FIELD.get(where, where)] = t.gettext("Check this field.")
+    if outlet_in is None:
+        return _new_outlet_form(
+            request, desk, values=values, errors=errors, form_key=form_key, status=422
+        )
+    body = outlet_in
+
+    def work() -> tuple[int, Any]:
+        outlet = service.register_outlet(
+            db_session=db_session,
+            outlet_in=body,
+            actor=viewer.principal.actor,
+            request_id=request.state.request_id,
+        )
+        service.apply(
+            db_session=db_session,
+            fund_id=desk.fund.id,
+            outlet_id=outlet.id,
+            application=ApplicationIn(criteria={}),
+            actor=viewer.principal.actor,
+            request_id=request.state.request_id,
+        )
+        return 201, {"id": str(outlet.id), "name": outlet.name}
+
+    done = once(
+        request, db_session, viewer, form_key, "/api/v1/outlets", body.model_dump(mode="json"), work
+    )
+    if isinstance(done, Refused):
+        field = {"invalid_siret": "siret", "siret_taken": "siret", "invalid_iban": "iban"}.get(
+            done.problem.code, "bic" if done.problem.code == "invalid_bic" else ""
+        )
+        message = problem_message(t, done.problem)
+        return _new_outlet_form(
+            request,
+            desk,
+            values=values,
+            errors={field: message} if field else None,
+            error=None if field else message,
+            form_key=form_key,
+            status=done.problem.status,
+        )
+    if not done.replayed:
+        flash(
+            request,
+            t.gettext(
+                "%(outlet)s is registered and applies to the fund: score its file below.",
+                outlet=done.body["name"],
+            ),
+        )
+    return RedirectResponse(
+        request.app.url_path_for("staff_outlet", slug=slug, outlet_id=done.body["id"]),
+        status_code=303,
     )
 
 

@@ -29,10 +29,11 @@ from ssa.households.mandates import set_mandate
 from ssa.households.models import Contribution, ContributionWaiver, Household, HouseholdStatus
 from ssa.households.schemas import MandateIn
 from ssa.issuance.models import HouseholdIssuance, PeriodClose
-from ssa.outlets.models import OutletFund, OutletStatus
+from ssa.outlets.models import Outlet, OutletFund, OutletStatus
 from ssa.payouts.models import Payout, PayoutStatus
 from tests.conftest import People
 from tests.issuance.helpers import PREVIOUS, THIS, add_household
+from tests.payments.helpers import IBAN, valid_siret
 from tests.payouts.helpers import fund_owing
 from tests.web.helpers import (
     PASSWORD,
@@ -137,6 +138,27 @@ GRANT_FORM = {
     "received_on": "2026-01-12",
     "form_key": uuid.uuid4().hex,
 }
+
+
+def outlet_form(seed: int, **change: str) -> dict[str, str]:
+    """The outlet registration form, filled in (a valid SIRET made from `seed`)."""
+    return {
+        "name": f"Épicerie {seed}",
+        "category": "grocer",
+        "siret": valid_siret(seed),
+        "iban": IBAN,
+        "bic": "",
+        "line1": "3 rue des Halles",
+        "postcode": "33000",
+        "city": "Bordeaux",
+        "form_key": uuid.uuid4().hex,
+        **change,
+    }
+
+
+def outlets_named(engine: Engine, name: str) -> list[Outlet]:
+    with Session(engine) as session:
+        return list(session.exec(select(Outlet).where(col(Outlet.name) == name)).all())
 
 
 def grants_of(engine: Engine, fund_id: uuid.UUID) -> list[tuple[str, int]]:
@@ -261,6 +283,7 @@ PAGES = [
     ("/close", (TREASURER,)),
     ("/payouts", ALL),
     ("/outlets", ALL),
+    ("/outlets/new", (COORDINATOR,)),
     ("/outlets/{outlet}", ALL),
     ("/audit", (AUDITOR, COORDINATOR)),
 ]
@@ -320,6 +343,7 @@ def test_staff_posts_are_refused_to_other_roles(
         ("/close", {"period": PREVIOUS}),
         (f"/outlets/{staffed.outlets[0]}/status", {"status": "revoked", "reference": "AG"}),
         ("/grants", GRANT_FORM),
+        ("/outlets/new", outlet_form(91)),
     ):
         answer = auditor.post(base + path, data={"csrf_token": token, **data})
         assert answer.status_code == 403, path
@@ -378,6 +402,7 @@ def test_every_form_needs_the_session_token(
         (treasurer, "/close", {"period": PREVIOUS}),
         (treasurer, "/payouts", {"form_key": uuid.uuid4().hex}),
         (treasurer, "/grants", GRANT_FORM),
+        (coordinator, "/outlets/new", outlet_form(92)),
     ):
         for token in (None, "forged"):
             sent = dict(data) if token is None else {**data, "csrf_token": token}
@@ -869,6 +894,59 @@ def test_a_cancelled_batch_has_no_file(treasurer: TestClient, staffed: Staffed) 
 
 
 # --- Outlets ------------------------------------------------------------------------------
+
+
+def test_a_coordinator_registers_an_outlet_that_applies_to_the_fund(
+    coordinator: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    base = staffed.base
+    listing = coordinator.get(f"{base}/outlets").text
+    assert f"{base}/outlets/new" in listing
+    form = coordinator.get(f"{base}/outlets/new")
+    assert form.status_code == 200
+    data = {
+        "csrf_token": csrf_of(form.text),
+        **outlet_form(93, name="Épicerie  du   Marché", form_key=form_key_of(form.text)),
+    }
+    done = coordinator.post(f"{base}/outlets/new", data=data, follow_redirects=False)
+    assert done.status_code == 303
+    (outlet,) = outlets_named(engine, "Épicerie du Marché")
+    assert done.headers["location"] == f"{base}/outlets/{outlet.id}"
+    page = coordinator.get(done.headers["location"]).text
+    assert "is registered and applies to the fund" in page
+    with Session(engine) as session:
+        standing = session.exec(
+            select(OutletFund).where(
+                col(OutletFund.outlet_id) == outlet.id, col(OutletFund.fund_id) == staffed.fund.id
+            )
+        ).one()
+        assert standing.status == OutletStatus.applicant
+    # The same form again registers nothing more; the same SIRET in a new form is refused.
+    assert (
+        coordinator.post(f"{base}/outlets/new", data=data, follow_redirects=False).status_code
+        == 303
+    )
+    assert len(outlets_named(engine, "Épicerie du Marché")) == 1
+    again = coordinator.post(
+        f"{base}/outlets/new", data={**data, "form_key": uuid.uuid4().hex, "name": "Autre"}
+    )
+    assert again.status_code == 409
+    assert 'id="f-siret-error"' in again.text
+    assert "already registered" in again.text
+    # Bad identifiers and missing fields are said by field; nothing is registered.
+    for change, field in (
+        ({"siret": "123"}, "siret"),
+        ({"iban": "FR00 1234"}, "iban"),
+        ({"city": ""}, "city"),
+        ({"category": "casino"}, "category"),
+    ):
+        bad = coordinator.post(
+            f"{base}/outlets/new",
+            data={"csrf_token": data["csrf_token"], **outlet_form(94, name="Bad", **change)},
+        )
+        assert bad.status_code in (409, 422), (change, bad.status_code)
+        assert f'id="f-{field}-error"' in bad.text, change
+    assert outlets_named(engine, "Bad") == []
 
 
 def test_a_meetings_decision_and_the_file_are_recorded(
