@@ -521,6 +521,142 @@ def household_page(
     return _household_page(request, db_session, desk, _household(db_session, desk, household_id))
 
 
+_EDITABLE = ("line1", "postcode", "city", "income", "housing", "other_fixed", "food_budget")
+
+
+def _edit_form(
+    request: Request,
+    db_session: Session,
+    desk: Desk,
+    household: Household,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    values = values or {
+        "line1": household.address_line1,
+        "postcode": household.postcode,
+        "city": household.city,
+        "income": euros_input(household.monthly_income_cents),
+        "housing": euros_input(household.housing_costs_cents),
+        "other_fixed": euros_input(household.other_fixed_costs_cents),
+        "food_budget": euros_input(household.food_budget_cents),
+        "chosen": euros_input(household.chosen_contribution_cents),
+    }
+    return render(
+        request,
+        "staff/household_edit.html",
+        page_context(
+            desk,
+            "households",
+            household=household,
+            assessment=service.assess_household(db_session, household),
+            values=values,
+            errors=errors or {},
+            error=error,
+        ),
+        status=status,
+    )
+
+
+@router.get("/{slug}/households/{household_id}/edit", name="staff_household_edit")
+def household_edit_page(
+    slug: str,
+    household_id: uuid.UUID,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+) -> Response:
+    """The form to change the household's address, declared resources and chosen
+    contribution (coordinator)."""
+    desk = open_desk(db_session, viewer, slug, Role.coordinator)
+    return _edit_form(request, db_session, desk, _household(db_session, desk, household_id))
+
+
+@router.post("/{slug}/households/{household_id}/edit", name="staff_household_change")
+def household_change(
+    slug: str,
+    household_id: uuid.UUID,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+    form: PostedForm,
+) -> Response:
+    """Change them (the API's `PATCH /households/{id}`, coordinator): the contribution is
+    checked against the minimum for the resources as changed."""
+    t = texts_for(request)
+    desk = open_desk(db_session, viewer, slug, Role.coordinator)
+    household = _household(db_session, desk, household_id)
+    values = {name: " ".join(str(form.get(name, "")).split()) for name in (*_EDITABLE, "chosen")}
+    errors: dict[str, str] = {}
+    for name, limit in (("line1", 200), ("postcode", 12), ("city", 100)):
+        if not values[name]:
+            errors[name] = t.gettext("This is needed.")
+        elif len(values[name]) > limit:
+            errors[name] = t.gettext("Too long.")
+    cents: dict[str, int] = {}
+    for name in ("income", "housing", "other_fixed", "food_budget", "chosen"):
+        amount = parse_euros(values[name][:20], maximum_cents=MAX_RESOURCE_CENTS)
+        if amount is None:
+            errors[name] = t.gettext("Type an amount in euros, for example 850 or 12.50.")
+        else:
+            cents[name] = amount
+    declared = _declared(cents)
+    if errors or declared is None:
+        return _edit_form(
+            request, db_session, desk, household, values=values, errors=errors, status=422
+        )
+    patch = HouseholdPatch(
+        address=AddressIn(line1=values["line1"], postcode=values["postcode"], city=values["city"]),
+        declared=declared,
+        chosen_contribution_cents=cents["chosen"],
+    )
+    done = attempt(
+        db_session,
+        lambda: service.update(
+            db_session=db_session,
+            household=household,
+            patch=patch,
+            actor=viewer.principal.actor,
+            settings=request.app.state.settings,
+            request_id=request.state.request_id,
+        ),
+    )
+    if isinstance(done, Refused):
+        db_session.refresh(household)
+        problem = done.problem
+        if problem.code == "contribution_below_minimum":
+            errors["chosen"] = t.gettext(
+                "At least %(amount)s a month for this household.",
+                amount=t.money(int(problem.extra.get("minimum_cents", 0))),
+            )
+            message = t.gettext("The contribution is below the minimum: see below.")
+        elif problem.code == "household_left":
+            message = t.gettext("This household has left the fund: nothing of it changes any more.")
+        else:
+            message = problem_message(t, problem)
+        return _edit_form(
+            request,
+            db_session,
+            desk,
+            household,
+            values=values,
+            errors=errors,
+            error=message,
+            status=problem.status,
+        )
+    flash(
+        request,
+        t.gettext("Household %(number)s is changed.", number=household.member_number),
+    )
+    return RedirectResponse(
+        request.app.url_path_for("staff_household", slug=slug, household_id=str(household.id)),
+        status_code=303,
+    )
+
+
 @router.post("/{slug}/households/{household_id}/status", name="staff_household_status")
 def household_status(
     slug: str,

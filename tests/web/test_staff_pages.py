@@ -31,6 +31,7 @@ from ssa.households.schemas import MandateIn
 from ssa.issuance.models import HouseholdIssuance, PeriodClose
 from ssa.outlets.models import Outlet, OutletFund, OutletStatus
 from ssa.payouts.models import Payout, PayoutStatus
+from ssa.web.staff_common import euros_input
 from tests.conftest import People
 from tests.issuance.helpers import PREVIOUS, THIS, add_household
 from tests.payments.helpers import IBAN, valid_siret
@@ -275,6 +276,7 @@ PAGES = [
     ("/households", (COORDINATOR,)),
     ("/households/new", (COORDINATOR,)),
     ("/households/{household}", (COORDINATOR,)),
+    ("/households/{household}/edit", (COORDINATOR,)),
     ("/contributions", ALL),
     ("/contributions/record?household={household}", (TREASURER,)),
     ("/contributions/waive?household={household}", (COORDINATOR,)),
@@ -375,6 +377,7 @@ def test_every_form_needs_the_session_token(
         (coordinator, "/households/new", {"action": "register"}),
         (coordinator, f"/households/{staffed.household.id}/status", {"status": "suspended"}),
         (coordinator, f"/households/{staffed.household.id}/unlock", {}),
+        (coordinator, f"/households/{staffed.household.id}/edit", {"city": "Libourne"}),
         (
             coordinator,
             "/contributions/waive",
@@ -549,6 +552,61 @@ def test_a_household_status_changes_and_leaving_is_final(
         household = session.get(Household, staffed.late.id)
         assert household is not None
         assert household.status == HouseholdStatus.left
+
+
+def test_a_coordinator_changes_resources_and_contribution(
+    coordinator: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    page = f"{staffed.base}/households/{staffed.household.id}"
+    assert f"{page}/edit" in coordinator.get(page).text
+    form = coordinator.get(f"{page}/edit")
+    assert form.status_code == 200
+    with Session(engine) as session:
+        before = session.get(Household, staffed.household.id)
+        assert before is not None
+        chosen = before.chosen_contribution_cents
+    fields = {
+        name: re.search(rf'name="{name}" type="text" value="([^"]*)"', form.text).group(1)  # type: ignore[union-attr]
+        for name in (
+            "line1",
+            "postcode",
+            "city",
+            "income",
+            "housing",
+            "other_fixed",
+            "food_budget",
+            "chosen",
+        )
+    }
+    assert fields["chosen"] == euros_input(chosen)  # the form shows what is recorded
+    done = coordinator.post(
+        f"{page}/edit",
+        data={"csrf_token": csrf_of(form.text), **fields, "city": "Libourne", "income": "1 450,50"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert "is changed" in coordinator.get(done.headers["location"]).text
+    with Session(engine) as session:
+        after = session.get(Household, staffed.household.id)
+        assert after is not None
+        assert (after.city, after.monthly_income_cents) == ("Libourne", 145_050)
+        assert after.chosen_contribution_cents == chosen
+    # Below the minimum: said next to the contribution, nothing changed.
+    refused = coordinator.post(
+        f"{page}/edit",
+        data={"csrf_token": csrf_of(form.text), **fields, "city": "Blaye", "chosen": "0"},
+    )
+    assert refused.status_code == 422
+    assert 'id="f-chosen-error"' in refused.text
+    bad = coordinator.post(
+        f"{page}/edit", data={"csrf_token": csrf_of(form.text), **fields, "income": "lots"}
+    )
+    assert bad.status_code == 422
+    assert 'id="f-income-error"' in bad.text
+    with Session(engine) as session:
+        unchanged = session.get(Household, staffed.household.id)
+        assert unchanged is not None
+        assert unchanged.city == "Libourne"
 
 
 # --- Contributions ------------------------------------------------------------------------
