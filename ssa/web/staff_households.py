@@ -263,18 +263,7 @@ def _read_registration(
                 errors[prefix + "birth_date"] = t.gettext("A date of birth between 1900 and today.")
     if not values["persons"]:
         values["persons"].append(_blank_person())
-    for name, limit in (("line1", 200), ("postcode", 12), ("city", 100)):
-        if not values[name]:
-            errors[name] = t.gettext("This is needed.")
-        elif len(values[name]) > limit:
-            errors[name] = t.gettext("Too long.")
-    cents: dict[str, int] = {}
-    for name in ("income", "housing", "other_fixed", "food_budget", "chosen"):
-        amount = parse_euros(values[name] or "", maximum_cents=MAX_RESOURCE_CENTS)
-        if amount is None:
-            errors[name] = t.gettext("Type an amount in euros, for example 850 or 12.50.")
-        else:
-            cents[name] = amount
+    cents = _read_address_and_money(t, values, errors)
     if "chosen" in errors and not values["chosen"]:
         errors["chosen"] = t.gettext("Choose the monthly contribution, in euros.")
     declared = _declared(cents)
@@ -287,6 +276,26 @@ def _read_registration(
         chosen_contribution_cents=cents["chosen"],
     )
     return values, errors, household_in, persons
+
+
+def _read_address_and_money(
+    t: Texts, values: dict[str, Any], errors: dict[str, str]
+) -> dict[str, int]:
+    """Check the address typed in `values` and read its amounts (resources and the chosen
+    contribution) as cents; what is wrong goes in `errors`, by field."""
+    for name, limit in (("line1", 200), ("postcode", 12), ("city", 100)):
+        if not values[name]:
+            errors[name] = t.gettext("This is needed.")
+        elif len(values[name]) > limit:
+            errors[name] = t.gettext("Too long.")
+    cents: dict[str, int] = {}
+    for name in ("income", "housing", "other_fixed", "food_budget", "chosen"):
+        amount = parse_euros(values[name] or "", maximum_cents=MAX_RESOURCE_CENTS)
+        if amount is None:
+            errors[name] = t.gettext("Type an amount in euros, for example 850 or 12.50.")
+        else:
+            cents[name] = amount
+    return cents
 
 
 def _declared(cents: dict[str, int]) -> DeclaredIn | None:
@@ -591,18 +600,7 @@ def household_change(
     household = _household(db_session, desk, household_id)
     values = {name: " ".join(str(form.get(name, "")).split()) for name in (*_EDITABLE, "chosen")}
     errors: dict[str, str] = {}
-    for name, limit in (("line1", 200), ("postcode", 12), ("city", 100)):
-        if not values[name]:
-            errors[name] = t.gettext("This is needed.")
-        elif len(values[name]) > limit:
-            errors[name] = t.gettext("Too long.")
-    cents: dict[str, int] = {}
-    for name in ("income", "housing", "other_fixed", "food_budget", "chosen"):
-        amount = parse_euros(values[name][:20], maximum_cents=MAX_RESOURCE_CENTS)
-        if amount is None:
-            errors[name] = t.gettext("Type an amount in euros, for example 850 or 12.50.")
-        else:
-            cents[name] = amount
+    cents = _read_address_and_money(t, values, errors)
     declared = _declared(cents)
     if errors or declared is None:
         return _edit_form(
