@@ -171,7 +171,10 @@ def bearer(base: str, client_id: str, secret: str) -> dict[str, str]:
 
 
 def fire(
-    base: str, tills: list[dict[str, str]], bodies: list[dict[str, Any]]
+    base: str,
+    tills: list[dict[str, str]],
+    bodies: list[dict[str, Any]],
+    path: str = "/api/v1/payments",
 ) -> list[httpx.Response]:
     """Send every body at once (round-robin over the tills), each with its own key."""
     limits = httpx.Limits(max_connections=THREADS * 2, max_keepalive_connections=THREADS * 2)
@@ -179,7 +182,7 @@ def fire(
 
         def one(index: int) -> httpx.Response:
             headers = {**tills[index % len(tills)], "Idempotency-Key": uuid.uuid4().hex}
-            return http.post("/api/v1/payments", json=bodies[index], headers=headers)
+            return http.post(path, json=bodies[index], headers=headers)
 
         with ThreadPoolExecutor(THREADS) as pool:
             return list(pool.map(one, range(len(bodies))))
@@ -187,7 +190,7 @@ def fire(
 
 def codes(responses: list[httpx.Response]) -> Counter[tuple[int, str]]:
     return Counter(
-        (r.status_code, "paid" if r.status_code == 201 else r.json().get("code", "?"))
+        (r.status_code, "done" if r.status_code == 201 else r.json().get("code", "?"))
         for r in responses
     )
 
@@ -217,7 +220,7 @@ def test_concurrent_payments_spend_exactly_the_credits(shop: Shop, server: str) 
     seen = codes(responses)
     covered = ALLOWANCE_CENTS // PAYMENT_CENTS
     assert seen == Counter(
-        {(201, "paid"): covered, (409, "insufficient_credits"): PAYMENTS - covered}
+        {(201, "done"): covered, (409, "insufficient_credits"): PAYMENTS - covered}
     ), seen
     remaining = sorted(r.json()["remaining_cents"] for r in responses if r.status_code == 201)
     assert remaining == list(range(0, ALLOWANCE_CENTS, PAYMENT_CENTS))
@@ -256,5 +259,35 @@ def test_parallel_wrong_pins_cannot_exceed_the_attempts(shop: Shop, server: str)
     # The other household's card is untouched.
     other = {"member_number": shop.member_numbers[0], "amount_cents": 100, "pin": PIN}
     assert fire(server, tills, [other])[0].status_code == 201
+    check = ledger_check(shop.url)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+REFUNDS = 40
+REFUND_CENTS = 100
+
+
+def test_concurrent_refunds_never_exceed_the_payment(shop: Shop, server: str) -> None:
+    tills = [bearer(server, client_id, secret) for client_id, secret in shop.terminals]
+    target = shop.households[1]
+    paid = fire(
+        server,
+        tills[:1],
+        [{"member_number": target.member_number, "amount_cents": 1_000, "pin": PIN}],
+    )[0]
+    assert paid.status_code == 201, paid.text
+    payment_id = paid.json()["id"]
+    body = {"amount_cents": REFUND_CENTS, "reason": "damaged goods"}
+    responses = fire(server, tills, [body] * REFUNDS, path=f"/api/v1/payments/{payment_id}/refunds")
+    seen = codes(responses)
+    given = 1_000 // REFUND_CENTS
+    assert seen == Counter(
+        {(201, "done"): given, (409, "refund_exceeds_payment"): REFUNDS - given}
+    ), seen
+    assert credits(shop.engine, target) == ALLOWANCE_CENTS  # all of it back, not more
+    with Session(shop.engine) as session:
+        row = session.get(Payment, uuid.UUID(payment_id))
+        assert row is not None
+        assert row.refunded_cents == 1_000
     check = ledger_check(shop.url)
     assert check.returncode == 0, check.stdout + check.stderr
