@@ -145,13 +145,7 @@ def record_grant(
             actor=principal.actor,
             request_id=request.state.request_id,
         )
-        return 201, GrantOut(
-            transaction_id=transaction_id,
-            funder=body.funder.strip(),
-            amount_cents=body.amount_cents,
-            received_on=body.received_on,
-            reference=body.reference,
-        )
+        return 201, GrantOut.of(body, transaction_id)
 
     return idempotent(
         request=request,

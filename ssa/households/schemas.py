@@ -207,6 +207,17 @@ class GrantOut(BaseModel):
     received_on: date
     reference: str | None
 
+    @classmethod
+    def of(cls, grant: GrantIn, transaction_id: uuid.UUID) -> "GrantOut":
+        """The answer for a grant recorded as `transaction_id`."""
+        return cls(
+            transaction_id=transaction_id,
+            funder=grant.funder.strip(),
+            amount_cents=grant.amount_cents,
+            received_on=grant.received_on,
+            reference=grant.reference,
+        )
+
 
 # A SEPA identifier (mandate reference): the EPC's Latin character set without the
 # space, neither starting nor ending with '/', and no '//' (EPC Implementation Guidelines).

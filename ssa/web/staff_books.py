@@ -797,13 +797,7 @@ def grant_record(
             actor=viewer.principal.actor,
             request_id=request.state.request_id,
         )
-        return 201, GrantOut(
-            transaction_id=transaction_id,
-            funder=body.funder,
-            amount_cents=body.amount_cents,
-            received_on=body.received_on,
-            reference=body.reference,
-        )
+        return 201, GrantOut.of(body, transaction_id)
 
     done = once(
         request,

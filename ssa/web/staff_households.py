@@ -530,7 +530,16 @@ def household_page(
     return _household_page(request, db_session, desk, _household(db_session, desk, household_id))
 
 
-_EDITABLE = ("line1", "postcode", "city", "income", "housing", "other_fixed", "food_budget")
+_EDITABLE = (
+    "line1",
+    "postcode",
+    "city",
+    "income",
+    "housing",
+    "other_fixed",
+    "food_budget",
+    "chosen",
+)
 
 
 def _edit_form(
@@ -598,7 +607,7 @@ def household_change(
     t = texts_for(request)
     desk = open_desk(db_session, viewer, slug, Role.coordinator)
     household = _household(db_session, desk, household_id)
-    values = {name: " ".join(str(form.get(name, "")).split()) for name in (*_EDITABLE, "chosen")}
+    values = {name: " ".join(str(form.get(name, "")).split()) for name in _EDITABLE}
     errors: dict[str, str] = {}
     cents = _read_address_and_money(t, values, errors)
     declared = _declared(cents)

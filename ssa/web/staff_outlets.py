@@ -103,6 +103,13 @@ def outlets(
 # The registration form's fields, and where the API's body puts each.
 OUTLET_FIELDS = ("name", "siret", "iban", "bic", "category", "line1", "postcode", "city")
 _BODY_FIELD = {"address.line1": "line1", "address.postcode": "postcode", "address.city": "city"}
+# The service's refusals that belong to one field of the form.
+_REFUSED_FIELD = {
+    "invalid_siret": "siret",
+    "siret_taken": "siret",
+    "invalid_iban": "iban",
+    "invalid_bic": "bic",
+}
 
 
 def _new_outlet_form(
@@ -207,9 +214,7 @@ def outlet_register(
         request, db_session, viewer, form_key, "/api/v1/outlets", body.model_dump(mode="json"), work
     )
     if isinstance(done, Refused):
-        field = {"invalid_siret": "siret", "siret_taken": "siret", "invalid_iban": "iban"}.get(
-            done.problem.code, "bic" if done.problem.code == "invalid_bic" else ""
-        )
+        field = _REFUSED_FIELD.get(done.problem.code)
         message = problem_message(t, done.problem)
         return _new_outlet_form(
             request,
