@@ -51,6 +51,8 @@ class Household(SQLModel, table=True):
         ),
         CheckConstraint("pin_failures >= 0", name="pin_failures"),
         Index("ix_household_fund_status", "fund_id", "status"),
+        # What a household's claims and other rows refer to, so that their fund is its.
+        Index("ix_household_id_fund", "id", "fund_id", unique=True),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

@@ -3,7 +3,14 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKeyConstraint, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from ssa.db import metadata as _metadata  # noqa: F401 (naming convention first)
@@ -19,6 +26,14 @@ class HouseholdIssuance(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("household_id", "period"),
         CheckConstraint("amount_cents > 0", name="amount_positive"),
+        # The household, and that the claim's fund is the household's (one lookup per
+        # claim; the household's own key names the fund).
+        ForeignKeyConstraint(
+            ["household_id", "fund_id"],
+            ["household.id", "household.fund_id"],
+            name="fk_household_issuance_household",
+        ),
+        Index("ix_household_issuance_fund_period", "fund_id", "period"),
         # Written before the ledger transaction row that seals the postings.
         ForeignKeyConstraint(
             ["transaction_id"],
@@ -30,8 +45,8 @@ class HouseholdIssuance(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    fund_id: uuid.UUID = Field(foreign_key="fund.id", index=True)
-    household_id: uuid.UUID = Field(foreign_key="household.id")
+    fund_id: uuid.UUID
+    household_id: uuid.UUID
     period: str = Field(max_length=7)
     amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
     transaction_id: uuid.UUID = Field(index=True)

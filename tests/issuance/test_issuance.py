@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from ssa.db import make_engine, unit_of_work
@@ -29,6 +30,7 @@ from tests.issuance.helpers import (
     add_household,
     credits,
     make_fund,
+    pay,
     set_household,
     waive_period,
 )
@@ -96,6 +98,34 @@ def test_a_dry_run_shows_the_same_and_writes_nothing(engine: Engine) -> None:
     assert credits(engine, household) == 0
     real = issue(engine, fund)
     assert (real.households_issued, real.total_cents, real.skipped) == (1, 15_000, dry.skipped)
+
+
+def test_the_database_refuses_a_claim_in_another_fund_than_the_households(
+    engine: Engine,
+) -> None:
+    fund, other = make_fund(engine), make_fund(engine)
+    household = add_household(engine, fund)
+    transaction_id = issue(engine, fund).transaction_id
+    assert transaction_id is not None
+
+    def claim(fund_id: object) -> None:
+        with Session(engine) as session:
+            session.add(
+                HouseholdIssuance(
+                    fund_id=fund_id,
+                    household_id=household.id,
+                    period=NEXT,
+                    amount_cents=15_000,
+                    transaction_id=transaction_id,
+                )
+            )
+            session.commit()
+
+    with pytest.raises(IntegrityError):
+        claim(other.id)
+    claim(fund.id)  # the same row in the household's own fund is taken
+    assert issuance_rows(engine, fund) == 2
+    assert issuance_rows(engine, other) == 0
 
 
 @pytest.mark.slow
@@ -166,6 +196,26 @@ def test_contributions_within_the_grace_and_waivers(engine: Engine) -> None:
     }
     for household in (paid_before, paid_now, waived, waived_both, newcomer):
         assert credits(engine, household) > 0
+
+
+def test_a_period_is_paid_when_its_contributions_add_up_to_the_chosen_amount(
+    engine: Engine,
+) -> None:
+    fund = make_fund(engine)  # grace: 1 unpaid period tolerated
+    in_two_parts = add_household(engine, fund, paid=(), chosen_cents=2_000)
+    short_twice = add_household(engine, fund, paid=(), chosen_cents=2_000)
+    short_then_waived = add_household(engine, fund, paid=(), chosen_cents=2_000)
+    with Session(engine) as session:
+        pay(session, fund, in_two_parts, THIS, 1_200)
+        pay(session, fund, in_two_parts, THIS, 800)
+        pay(session, fund, short_twice, PREVIOUS, 1_999)
+        pay(session, fund, short_twice, THIS, 1_999)
+        pay(session, fund, short_then_waived, PREVIOUS, 1_000)
+        session.commit()
+    waive_period(engine, fund, short_then_waived, THIS)
+    summary = issue(engine, fund)
+    assert reasons(summary) == {str(short_twice.id): "contribution_unpaid"}
+    assert credits(engine, in_two_parts) == credits(engine, short_then_waived) == 15_000
 
 
 def test_suspended_left_and_dormant_households(engine: Engine) -> None:
