@@ -22,7 +22,7 @@ from ssa.auth.deps import DbSession
 from ssa.auth.roles import Role
 from ssa.funds.service import current_period, policy_for
 from ssa.households import contributions, direct_debit, rules, service, views
-from ssa.households.models import ContributionMethod, Household, HouseholdStatus
+from ssa.households.models import ContributionMethod, Household, HouseholdStatus, Person
 from ssa.households.schemas import (
     AddressIn,
     ContributionIn,
@@ -200,7 +200,6 @@ def _read_registration(
         value = form.get(name, "")
         return value.strip()[:limit] if isinstance(value, str) else ""
 
-    count = min(sum(1 for key in form if key.endswith("-given_name")), MAX_PERSONS)
     values: dict[str, Any] = {
         "persons": [],
         **{
@@ -218,49 +217,7 @@ def _read_registration(
         },
     }
     errors: dict[str, str] = {}
-    persons: list[PersonIn] = []
-    for index in range(count):
-        typed = {
-            name: text(f"p{index}-{name}", 320)
-            for name in ("given_name", "family_name", "birth_date", "email")
-        }
-        if not any(typed.values()) and index > 0:
-            continue  # a row left blank
-        position = len(values["persons"])
-        values["persons"].append(typed)
-        prefix = f"p{position}-"
-        try:
-            born = date.fromisoformat(typed["birth_date"])
-        except ValueError:
-            errors[prefix + "birth_date"] = t.gettext(
-                "Type the date of birth, for example 1984-03-21."
-            )
-            born = None
-        for name in ("given_name", "family_name"):
-            if not typed[name]:
-                errors[prefix + name] = t.gettext("This is needed.")
-            elif len(typed[name]) > 100:
-                errors[prefix + name] = t.gettext("At most 100 characters.")
-        if typed["email"]:
-            try:
-                EMAIL.validate_python(typed["email"])
-            except ValidationError:
-                errors[prefix + "email"] = t.gettext("This email address is not valid.")
-        if born is None or any(key.startswith(prefix) for key in errors):
-            continue
-        try:
-            persons.append(
-                PersonIn(
-                    given_name=typed["given_name"],
-                    family_name=typed["family_name"],
-                    birth_date=born,
-                    email=typed["email"] or None,
-                )
-            )
-        except ValidationError as exc:
-            fields = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
-            if "birth_date" in fields:
-                errors[prefix + "birth_date"] = t.gettext("A date of birth between 1900 and today.")
+    persons = _read_persons(t, form, values["persons"], errors)
     if not values["persons"]:
         values["persons"].append(_blank_person())
     cents = _read_address_and_money(t, values, errors)
@@ -276,6 +233,78 @@ def _read_registration(
         chosen_contribution_cents=cents["chosen"],
     )
     return values, errors, household_in, persons
+
+
+def _read_persons(
+    t: Texts,
+    form: FormData,
+    rows: list[dict[str, str]],
+    errors: dict[str, str],
+    existing: dict[str, Person] | None = None,
+) -> list[PersonIn]:
+    """The persons' rows typed in `form` (`p<i>-given_name`...): each row as typed goes in
+    `rows` (renumbered without the blank ones), its errors in `errors`, and the persons
+    written correctly are returned. With `existing` (changing a composition), a row may
+    name one of them (`p<i>-id`; its email is not changed here) or say it has left
+    (`p<i>-left`: not checked, not returned)."""
+
+    def text(name: str, limit: int) -> str:
+        value = form.get(name, "")
+        return value.strip()[:limit] if isinstance(value, str) else ""
+
+    count = min(sum(1 for key in form if key.endswith("-given_name")), MAX_PERSONS)
+    persons: list[PersonIn] = []
+    for index in range(count):
+        typed = {
+            name: text(f"p{index}-{name}", 320)
+            for name in ("given_name", "family_name", "birth_date", "email")
+        }
+        known = existing.get(text(f"p{index}-id", 36)) if existing is not None else None
+        if known is not None:
+            typed["id"] = str(known.id)
+            typed["email"] = known.email or ""
+            typed["left"] = "1" if form.get(f"p{index}-left") else ""
+        elif not any(typed.values()) and (index > 0 or existing is not None):
+            continue  # a row left blank
+        position = len(rows)
+        rows.append(typed)
+        if typed.get("left"):
+            continue
+        prefix = f"p{position}-"
+        try:
+            born = date.fromisoformat(typed["birth_date"])
+        except ValueError:
+            errors[prefix + "birth_date"] = t.gettext(
+                "Type the date of birth, for example 1984-03-21."
+            )
+            born = None
+        for name in ("given_name", "family_name"):
+            if not typed[name]:
+                errors[prefix + name] = t.gettext("This is needed.")
+            elif len(typed[name]) > 100:
+                errors[prefix + name] = t.gettext("At most 100 characters.")
+        if typed["email"] and known is None:
+            try:
+                EMAIL.validate_python(typed["email"])
+            except ValidationError:
+                errors[prefix + "email"] = t.gettext("This email address is not valid.")
+        if born is None or any(key.startswith(prefix) for key in errors):
+            continue
+        try:
+            persons.append(
+                PersonIn(
+                    id=known.id if known is not None else None,
+                    given_name=typed["given_name"],
+                    family_name=typed["family_name"],
+                    birth_date=born,
+                    email=(typed["email"] or None) if known is None else None,
+                )
+            )
+        except ValidationError as exc:
+            fields = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+            if "birth_date" in fields:
+                errors[prefix + "birth_date"] = t.gettext("A date of birth between 1900 and today.")
+    return persons
 
 
 def _read_address_and_money(
@@ -662,6 +691,169 @@ def household_change(
         request.app.url_path_for("staff_household", slug=slug, household_id=str(household.id)),
         status_code=303,
     )
+
+
+# --- Changing the composition ------------------------------------------------------------
+
+
+def _persons_form(
+    request: Request,
+    db_session: Session,
+    desk: Desk,
+    household: Household,
+    *,
+    rows: list[dict[str, str]] | None = None,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    form_key: str | None = None,
+    status: int = 200,
+) -> Response:
+    if rows is None:
+        rows = [
+            {
+                "id": str(person.id),
+                "given_name": person.given_name,
+                "family_name": person.family_name,
+                "birth_date": person.birth_date.isoformat(),
+                "email": person.email or "",
+                "left": "",
+            }
+            for person in service.current_persons(db_session, household.id)
+        ]
+    return render(
+        request,
+        "staff/household_persons.html",
+        page_context(
+            desk,
+            "households",
+            household=household,
+            assessment=service.assess_household(db_session, household),
+            rows=rows,
+            errors=errors or {},
+            error=error,
+            form_key=form_key or new_form_key(),
+            max_persons=MAX_PERSONS,
+        ),
+        status=status,
+    )
+
+
+@router.get("/{slug}/households/{household_id}/persons", name="staff_household_persons")
+def household_persons_page(
+    slug: str,
+    household_id: uuid.UUID,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+) -> Response:
+    """The form to change who lives in the household: a birth, someone who moves in or
+    leaves, a name or a date of birth typed wrong (coordinator)."""
+    desk = open_desk(db_session, viewer, slug, Role.coordinator)
+    return _persons_form(request, db_session, desk, _household(db_session, desk, household_id))
+
+
+@router.post("/{slug}/households/{household_id}/persons", name="staff_household_recompose")
+def household_recompose(
+    slug: str,
+    household_id: uuid.UUID,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+    form: PostedForm,
+    action: Annotated[str, Form()] = "save",
+    form_key: Annotated[str, Form()] = "",
+) -> Response:
+    """Add a person's row, or save the composition (the API's `PATCH /households/{id}`
+    with `persons`, coordinator; once per form: a person is not added twice). The
+    allowance follows from the next month not yet issued; the contribution chosen is
+    checked against the minimum for the new composition."""
+    t = texts_for(request)
+    desk = open_desk(db_session, viewer, slug, Role.coordinator)
+    household = _household(db_session, desk, household_id)
+    form_key = form_key if valid_form_key(form_key) else new_form_key()
+    existing = {str(p.id): p for p in service.current_persons(db_session, household.id)}
+    rows: list[dict[str, str]] = []
+    errors: dict[str, str] = {}
+    persons = _read_persons(t, form, rows, errors, existing)
+
+    def again(error: str | None, status: int) -> Response:
+        return _persons_form(
+            request,
+            db_session,
+            desk,
+            household,
+            rows=rows,
+            errors=errors,
+            error=error,
+            form_key=form_key,
+            status=status,
+        )
+
+    if action == "add_person":
+        if len(rows) < MAX_PERSONS:
+            rows.append({**_blank_person(), "id": "", "left": ""})
+        return again(None, 200)
+    if errors:
+        return again(t.gettext("Some fields need a look: see below."), 422)
+    if not persons:
+        return again(t.gettext("At least one person stays in the household."), 422)
+    patch = HouseholdPatch(persons=persons)
+    tokens: dict[uuid.UUID, str] = {}
+
+    def work() -> tuple[int, Any]:
+        tokens.update(
+            service.update(
+                db_session=db_session,
+                household=household,
+                patch=patch,
+                actor=viewer.principal.actor,
+                settings=request.app.state.settings,
+                request_id=request.state.request_id,
+            )
+        )
+        return 200, {"household_id": str(household.id)}
+
+    done = once(
+        request,
+        db_session,
+        viewer,
+        form_key,
+        f"/api/v1/households/{household.id}",
+        patch.model_dump(mode="json", exclude_unset=True),
+        work,
+    )
+    if isinstance(done, Refused):
+        db_session.refresh(household)
+        problem = done.problem
+        if problem.code == "contribution_below_minimum":
+            message = t.gettext(
+                "With this composition the contribution must be at least %(amount)s a month:"
+                " change the contribution first.",
+                amount=t.money(int(problem.extra.get("minimum_cents", 0))),
+            )
+        elif problem.code == "household_left":
+            message = t.gettext("This household has left the fund: nothing of it changes any more.")
+        else:
+            message = problem_message(t, problem)
+        return again(message, problem.status)
+    flash(
+        request,
+        t.gettext(
+            "The composition of household %(number)s is changed.", number=household.member_number
+        ),
+    )
+    if not tokens:
+        return RedirectResponse(
+            request.app.url_path_for("staff_household", slug=slug, household_id=str(household.id)),
+            status_code=303,
+        )
+    persons_by_id = {p.id: p for p in service.current_persons(db_session, household.id)}
+    invitations = [
+        {"name": f"{persons_by_id[pid].given_name} {persons_by_id[pid].family_name}", "code": code}
+        for pid, code in tokens.items()
+        if pid in persons_by_id
+    ]
+    return _household_page(request, db_session, desk, household, invitations=invitations)
 
 
 @router.post("/{slug}/households/{household_id}/status", name="staff_household_status")

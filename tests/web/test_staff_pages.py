@@ -24,9 +24,16 @@ from ssa.auth.roles import Role
 from ssa.auth.service import create_user, grant_role
 from ssa.db import unit_of_work
 from ssa.funds.models import Fund
+from ssa.households import service
 from ssa.households.contributions import grants_by_funder
 from ssa.households.mandates import set_mandate
-from ssa.households.models import Contribution, ContributionWaiver, Household, HouseholdStatus
+from ssa.households.models import (
+    Contribution,
+    ContributionWaiver,
+    Household,
+    HouseholdStatus,
+    Person,
+)
 from ssa.households.schemas import MandateIn
 from ssa.issuance.models import HouseholdIssuance, PeriodClose
 from ssa.outlets.models import Outlet, OutletFund, OutletStatus
@@ -277,6 +284,7 @@ PAGES = [
     ("/households/new", (COORDINATOR,)),
     ("/households/{household}", (COORDINATOR,)),
     ("/households/{household}/edit", (COORDINATOR,)),
+    ("/households/{household}/persons", (COORDINATOR,)),
     ("/contributions", ALL),
     ("/contributions/record?household={household}", (TREASURER,)),
     ("/contributions/waive?household={household}", (COORDINATOR,)),
@@ -340,6 +348,10 @@ def test_staff_posts_are_refused_to_other_roles(
     token = csrf_of(auditor.get(base).text)
     for path, data in (
         (f"/households/{staffed.household.id}/status", {"status": "suspended"}),
+        (
+            f"/households/{staffed.household.id}/persons",
+            {"p0-given_name": "Lina", "p0-family_name": "Test", "p0-birth_date": "2025-06-01"},
+        ),
         ("/issuance/run", {"period": THIS, "form_key": uuid.uuid4().hex}),
         ("/payouts", {"form_key": uuid.uuid4().hex}),
         ("/close", {"period": PREVIOUS}),
@@ -378,6 +390,11 @@ def test_every_form_needs_the_session_token(
         (coordinator, f"/households/{staffed.household.id}/status", {"status": "suspended"}),
         (coordinator, f"/households/{staffed.household.id}/unlock", {}),
         (coordinator, f"/households/{staffed.household.id}/edit", {"city": "Libourne"}),
+        (
+            coordinator,
+            f"/households/{staffed.household.id}/persons",
+            {"p0-given_name": "Lina", "p0-family_name": "Test", "p0-birth_date": "2025-06-01"},
+        ),
         (
             coordinator,
             "/contributions/waive",
@@ -607,6 +624,112 @@ def test_a_coordinator_changes_resources_and_contribution(
         unchanged = session.get(Household, staffed.household.id)
         assert unchanged is not None
         assert unchanged.city == "Libourne"
+
+
+def shown_fields(html: str, names: list[str]) -> dict[str, str]:
+    """The values a page's form shows in its fields `names` (text, date or email)."""
+    found = {}
+    for name in names:
+        match = re.search(rf'name="{name}" type="[a-z]+" value="([^"]*)"', html)
+        assert match, name
+        found[name] = match.group(1)
+    return found
+
+
+def person_rows(html: str) -> list[dict[str, str]]:
+    """The persons' rows of the composition form, as it shows them."""
+    rows = []
+    for index, person_id in re.findall(r'name="p(\d+)-id" value="([^"]+)"', html):
+        names = [f"p{index}-{n}" for n in ("given_name", "family_name", "birth_date")]
+        rows.append({f"p{index}-id": person_id, **shown_fields(html, names)})
+    return rows
+
+
+def test_a_coordinator_changes_who_lives_in_the_household(
+    coordinator: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    household_id = staffed.household.id
+    page = f"{staffed.base}/households/{household_id}"
+    persons_page = f"{page}/persons"
+    assert persons_page in coordinator.get(page).text
+
+    def living() -> list[str]:
+        with Session(engine) as session:
+            return sorted(p.given_name for p in service.current_persons(session, household_id))
+
+    (first,) = living()
+    form = coordinator.get(persons_page)
+    assert form.status_code == 200
+    (kept,) = person_rows(form.text)
+    token = csrf_of(form.text)
+    with_row = coordinator.post(
+        persons_page, data={"csrf_token": token, **kept, "action": "add_person"}
+    )
+    assert with_row.status_code == 200
+    assert 'name="p1-given_name"' in with_row.text
+    baby = {
+        "p1-given_name": "Lina",
+        "p1-family_name": "Test",
+        "p1-birth_date": "2025-06-01",
+        "p1-email": f"lina-{uuid.uuid4().hex[:8]}@example.org",
+    }
+    key = form_key_of(with_row.text)
+    # A date of birth typed wrong is said by its field.
+    bad = coordinator.post(
+        persons_page,
+        data={"csrf_token": token, **kept, **baby, "p1-birth_date": "1 June", "form_key": key},
+    )
+    assert bad.status_code == 422
+    assert 'id="f-p1-birth_date-error"' in bad.text
+    # 10 € a month was the minimum for one person, not for two: refused, nothing changes.
+    data = {"csrf_token": token, **kept, **baby, "form_key": key}
+    refused = coordinator.post(persons_page, data=data)
+    assert refused.status_code == 422
+    assert "change the contribution first" in alert_of(refused.text)
+    assert living() == [first]
+
+    edit = coordinator.get(f"{page}/edit")
+    money = shown_fields(edit.text, ["line1", "postcode", "city", "income", "housing"])
+    money |= shown_fields(edit.text, ["other_fixed", "food_budget"])
+    changed = coordinator.post(
+        f"{page}/edit",
+        data={"csrf_token": token, **money, "chosen": "15"},
+        follow_redirects=False,
+    )
+    assert changed.status_code == 303
+    added = coordinator.post(persons_page, data=data)
+    assert added.status_code == 200
+    assert "Lina Test:" in added.text  # its invitation code, shown once
+    assert living() == sorted([first, "Lina"])
+    # The same form sent again adds no one.
+    again = coordinator.post(persons_page, data=data, follow_redirects=False)
+    assert again.status_code == 303
+    assert living() == sorted([first, "Lina"])
+
+    # The first person leaves; that no one at all lives there is refused.
+    form = coordinator.get(persons_page)
+    rows = person_rows(form.text)
+    assert len(rows) == 2
+    current = {"csrf_token": token, "form_key": form_key_of(form.text)}
+    for row in rows:
+        current |= row
+    leaving = next(k[:2] for row in rows for k, v in row.items() if v == first)
+    nobody = coordinator.post(persons_page, data={**current, "p0-left": "1", "p1-left": "1"})
+    assert nobody.status_code == 422
+    assert "At least one person stays" in alert_of(nobody.text)
+    left = coordinator.post(
+        persons_page, data={**current, f"{leaving}-left": "1"}, follow_redirects=False
+    )
+    assert left.status_code == 303
+    assert "is changed" in coordinator.get(left.headers["location"]).text
+    assert living() == ["Lina"]
+    with Session(engine) as session:
+        gone = session.exec(
+            select(Person).where(
+                col(Person.household_id) == household_id, col(Person.given_name) == first
+            )
+        ).one()
+        assert gone.left_on == date.today()
 
 
 # --- Contributions ------------------------------------------------------------------------
