@@ -244,6 +244,14 @@ MATRIX: list[tuple[str, str, str, Callable[[Fund], Any] | None, list[str]]] = [
         [ANON, NO, NO, NO, NO, NO, PASS, NO, NO, NO, NO, NO],
     ),
     (
+        "contributions: a direct debit returned",
+        "POST",
+        # No such run: the treasurer gets past authorisation, then 404.
+        f"/api/v1/funds/{{fund_id}}/direct-debit-runs/{uuid.uuid4()}/returns",
+        "debit_returned",
+        [ANON, NO, NO, NO, NO, NO, PASS, NO, NO, NO, NO, NO],
+    ),
+    (
         "contributions: record",
         "POST",
         "/api/v1/funds/{fund_id}/contributions",
@@ -683,6 +691,8 @@ def _body(kind: object, fund: Fund, client: TestClient, world: World, people: Pe
             "method": "transfer",
             "received_on": "2026-01-05",
         }
+    if kind == "debit_returned":
+        return {"household_id": str(world.household_id), "reason": "AM04"}
     if kind == "waiver":
         return {"household_id": str(world.household_id), "period": "2026-01", "reason": "Hardship"}
     if kind == "grant":

@@ -14,11 +14,15 @@ that nobody is debited twice:
   amounts still owed) gives the same file again, same message id, byte for byte; the bank
   refuses a message id it already has;
 - a run the bank never received is cancelled by the treasurer: its households are then
-  collected by the next file.
+  collected by the next file;
+- a debit the bank returned (an R-transaction) is recorded as returned, with the bank's
+  reason: its household is collected again by the next file of the period (a new
+  end-to-end id, `-2`, `-3`... after the first), the others of its run are not.
 """
 
 import uuid
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sepaxml import SepaDD  # type: ignore[import-untyped]
@@ -39,6 +43,7 @@ from ssa.households.models import (
     Household,
     HouseholdStatus,
     MandateStatus,
+    ReturnReason,
 )
 from ssa.households.sepa import sepa_text
 from ssa.problems import Conflict, NotFound, Problem
@@ -85,6 +90,16 @@ class DirectDebitRunNotFound(NotFound):
     title = "The fund has no such direct-debit run"
 
 
+class DirectDebitNotInRun(NotFound):
+    code = "direct_debit_not_in_run"
+    title = "The direct-debit run has no debit for this household"
+
+
+class DirectDebitRunCancelled(Conflict):
+    code = "direct_debit_run_cancelled"
+    title = "The direct-debit run was cancelled: the bank never had its debits"
+
+
 @dataclass(frozen=True)
 class Collection:
     """One direct debit: a household's contribution for the period, under its mandate."""
@@ -95,11 +110,17 @@ class Collection:
     amount_cents: int
     sequence_type: str  # FRST | RCUR
     mandate: DirectDebitMandate
+    attempt: int = 1  # 2 and more: collected again after the bank returned the debit
+    sent_as: str | None = None  # a run's debit produced again: its end-to-end id then
 
     @property
     def end_to_end_id(self) -> str:
-        """Member number and period: one collection per household and period."""
-        return f"{self.member_number}-{self.period}"
+        """Member number and period (one collection per household and period), and the
+        attempt after the first."""
+        if self.sent_as is not None:
+            return self.sent_as
+        first = f"{self.member_number}-{self.period}"
+        return first if self.attempt == 1 else f"{first}-{self.attempt}"
 
 
 def collections(*, db_session: Session, fund_id: uuid.UUID, period: str) -> list[Collection]:
@@ -270,6 +291,7 @@ def _same_again(
                 amount_cents=line.amount_cents,
                 sequence_type=line.sequence_type,
                 mandate=now.mandate,
+                sent_as=line.end_to_end_id,
             )
         )
     return again
@@ -301,8 +323,13 @@ def sepa_direct_debit(
     }
     open_runs = _open_runs(db_session, fund_id, period)
     lines = run_lines(db_session, [r.id for r in open_runs])
-    sent = {line.household_id for line in lines}
-    found = [c for c in owing.values() if c.household_id not in sent]
+    sent = {line.household_id for line in lines if line.returned_at is None}
+    returned = Counter(line.household_id for line in lines if line.returned_at is not None)
+    found = [
+        replace(c, attempt=1 + returned[c.household_id])
+        for c in owing.values()
+        if c.household_id not in sent
+    ]
     if not found:
         if open_runs and open_runs[0].collection_date == collection_date:
             last = open_runs[0]
@@ -485,6 +512,63 @@ def cancel_run(
         fund_id=fund_id,
         before=before,
         after={**before, "status": str(run.status)},
+        request_id=request_id,
+    )
+    return run
+
+
+def return_debit(
+    *,
+    db_session: Session,
+    fund_id: uuid.UUID,
+    run_id: uuid.UUID,
+    household_id: uuid.UUID,
+    reason: ReturnReason,
+    actor: str,
+    request_id: str | None = None,
+) -> DirectDebitRun:
+    """Record that the bank returned a household's debit of a run (its reason code as on
+    the return notice): the household is collected again by the next file of the period,
+    as a first collection if it was one. The contribution was not recorded (it is when the
+    euros arrive), so it is still owed. Returning a returned debit changes nothing."""
+    _locked_fund(db_session, fund_id)
+    run = db_session.get(DirectDebitRun, run_id)
+    if run is None or run.fund_id != fund_id:
+        raise DirectDebitRunNotFound()
+    line = db_session.exec(
+        select(DirectDebitRunLine).where(
+            col(DirectDebitRunLine.run_id) == run.id,
+            col(DirectDebitRunLine.household_id) == household_id,
+        )
+    ).first()
+    if line is None:
+        raise DirectDebitNotInRun()
+    if run.status == DirectDebitRunStatus.cancelled:
+        raise DirectDebitRunCancelled(
+            "This file was cancelled as never received by the bank: none of its debits was"
+            " collected, so none can come back."
+        )
+    if line.returned_at is not None:
+        return run
+    line.returned_at = utcnow()
+    line.returned_by = actor
+    line.return_reason = reason.value
+    db_session.add(line)
+    db_session.flush()
+    record(
+        db_session=db_session,
+        actor=actor,
+        action="direct_debit_run.return",
+        target_type="direct_debit_run",
+        target_id=run.id,
+        fund_id=fund_id,
+        after={
+            "period": run.period,
+            "message_id": run.message_id,
+            "end_to_end_id": line.end_to_end_id,
+            "amount_cents": line.amount_cents,
+            "reason": reason.value,
+        },
         request_id=request_id,
     )
     return run

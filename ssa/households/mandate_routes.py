@@ -32,6 +32,7 @@ from ssa.households.models import (
 )
 from ssa.households.rules import age_on
 from ssa.households.schemas import (
+    DirectDebitReturnIn,
     DirectDebitRunLineOut,
     DirectDebitRunOut,
     DirectDebitRunPage,
@@ -273,6 +274,7 @@ def run_out(
         cancelled_at=run.cancelled_at.isoformat() if run.cancelled_at else None,
         cancelled_by=run.cancelled_by,
         total_cents=sum(line.amount_cents for line in lines),
+        returned_cents=sum(line.amount_cents for line in lines if line.returned_at is not None),
         lines=sorted(
             (
                 DirectDebitRunLineOut(
@@ -282,6 +284,8 @@ def run_out(
                     amount_cents=line.amount_cents,
                     sequence_type=line.sequence_type,
                     end_to_end_id=line.end_to_end_id,
+                    returned_at=line.returned_at.isoformat() if line.returned_at else None,
+                    return_reason=line.return_reason,
                 )
                 for line in lines
             ),
@@ -334,6 +338,41 @@ def cancel_direct_debit_run(
         db_session=db_session,
         fund_id=fund_id,
         run_id=run_id,
+        actor=principal.actor,
+        request_id=request.state.request_id,
+    )
+    return run_out(db_session, run, direct_debit.run_lines(db_session, [run.id]))
+
+
+@router.post(
+    "/funds/{fund_id}/direct-debit-runs/{run_id}/returns",
+    response_model=DirectDebitRunOut,
+    responses={
+        404: {"description": "direct_debit_run_not_found, direct_debit_not_in_run"},
+        409: {"description": "direct_debit_run_cancelled"},
+    },
+)
+def return_direct_debit(
+    fund_id: uuid.UUID,
+    run_id: uuid.UUID,
+    body: DirectDebitReturnIn,
+    request: Request,
+    db_session: DbSession,
+    principal: Treasurer,
+) -> DirectDebitRunOut:
+    """Record that the bank returned a household's debit of this file (treasurer), with
+    the reason code of the bank's notice (`AM04` insufficient funds, `AC04` account
+    closed, `MD06` refund asked by the debtor...). The contribution stays owed and the
+    household is collected again by the next file of the period; the others of the file
+    are not. Recording a return twice changes nothing. (A refund asked weeks later, once
+    the euros had arrived and the contribution was recorded, leaves the period paid in the
+    books: nothing is collected again.)"""
+    run = direct_debit.return_debit(
+        db_session=db_session,
+        fund_id=fund_id,
+        run_id=run_id,
+        household_id=body.household_id,
+        reason=body.reason,
         actor=principal.actor,
         request_id=request.state.request_id,
     )

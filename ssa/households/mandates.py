@@ -291,7 +291,7 @@ def sequence_types(
     contribution paid by direct debit recorded for the household, or a debit under the
     mandate in an open collection run (a file produced and not cancelled), since the
     account was recorded; FRST before. A run cancelled (the bank never received it)
-    does not count.
+    and a debit the bank returned do not count.
     """
     if not mandates:
         return {}
@@ -311,6 +311,7 @@ def sequence_types(
         .where(
             col(DirectDebitRunLine.mandate_id).in_([m.id for m in mandates]),
             col(DirectDebitRun.status) == DirectDebitRunStatus.open.value,
+            col(DirectDebitRunLine.returned_at).is_(None),
         )
         .group_by(col(DirectDebitRunLine.mandate_id))
     ).all()

@@ -232,14 +232,51 @@ class DirectDebitRun(SQLModel, table=True):
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class ReturnReason(StrEnum):
+    """Why the bank returned a direct debit (the ISO 20022 reason codes of SEPA R-transactions,
+    as on the bank's return notice)."""
+
+    AC01 = "AC01"  # account identifier incorrect
+    AC04 = "AC04"  # account closed
+    AC06 = "AC06"  # account blocked
+    AG01 = "AG01"  # transaction forbidden on this account
+    AG02 = "AG02"  # invalid bank operation code
+    AM04 = "AM04"  # insufficient funds
+    AM05 = "AM05"  # duplicate collection
+    BE05 = "BE05"  # creditor identifier incorrect
+    CNOR = "CNOR"  # creditor bank not reachable
+    DNOR = "DNOR"  # debtor bank not reachable
+    FF01 = "FF01"  # invalid file format
+    MD01 = "MD01"  # no mandate
+    MD02 = "MD02"  # mandate data missing or incorrect
+    MD06 = "MD06"  # refund requested by the debtor
+    MD07 = "MD07"  # debtor deceased
+    MS02 = "MS02"  # refused by the debtor, reason not given
+    MS03 = "MS03"  # refused by the bank, reason not given
+    RC01 = "RC01"  # BIC incorrect
+    RR01 = "RR01"  # regulatory: debtor account or identification missing
+    RR02 = "RR02"  # regulatory: debtor name or address missing
+    RR03 = "RR03"  # regulatory: creditor name or address missing
+    RR04 = "RR04"  # regulatory reason
+    SL01 = "SL01"  # specific service offered by the debtor's bank
+
+
 class DirectDebitRunLine(SQLModel, table=True):
-    """One debit of a run: a household's contribution for the run's period."""
+    """One debit of a run: a household's contribution for the run's period. A debit the
+    bank returned (an R-transaction: insufficient funds, account closed...) says so; its
+    household is then collected again by the next file of the period."""
 
     __tablename__ = "direct_debit_run_line"
     __table_args__ = (
         UniqueConstraint("run_id", "household_id"),
         CheckConstraint("amount_cents > 0", name="amount_positive"),
         CheckConstraint("sequence_type IN ('FRST', 'RCUR')", name="sequence_type"),
+        CheckConstraint(
+            "(returned_at IS NULL AND returned_by IS NULL AND return_reason IS NULL)"
+            " OR (returned_at IS NOT NULL AND returned_by IS NOT NULL"
+            " AND return_reason IS NOT NULL)",
+            name="returned",
+        ),
         Index("ix_direct_debit_run_line_household_id", "household_id"),
         Index("ix_direct_debit_run_line_mandate_id", "mandate_id"),
     )
@@ -251,3 +288,6 @@ class DirectDebitRunLine(SQLModel, table=True):
     amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
     sequence_type: str = Field(max_length=4)
     end_to_end_id: str = Field(max_length=35)
+    returned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    returned_by: str | None = Field(default=None, max_length=200)
+    return_reason: str | None = Field(default=None, max_length=4)

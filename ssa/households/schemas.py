@@ -18,6 +18,7 @@ from ssa.households.models import (
     DirectDebitRunStatus,
     HouseholdStatus,
     MandateStatus,
+    ReturnReason,
 )
 from ssa.households.sepa import sepa_text
 from ssa.types import PERIOD_PATTERN
@@ -302,6 +303,15 @@ class DirectDebitRunLineOut(BaseModel):
     amount_cents: int
     sequence_type: str
     end_to_end_id: str
+    returned_at: str | None = None  # when the bank's return was recorded
+    return_reason: ReturnReason | None = None
+
+
+class DirectDebitReturnIn(Strict):
+    """A debit of the run that the bank returned, with the reason code of its notice."""
+
+    household_id: uuid.UUID
+    reason: ReturnReason
 
 
 class DirectDebitRunOut(BaseModel):
@@ -318,6 +328,7 @@ class DirectDebitRunOut(BaseModel):
     cancelled_at: str | None
     cancelled_by: str | None
     total_cents: int
+    returned_cents: int = 0  # of total_cents, returned by the bank
     lines: list[DirectDebitRunLineOut]
 
 

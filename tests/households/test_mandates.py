@@ -901,3 +901,89 @@ def test_generated_references_cannot_be_squatted(client: TestClient, people: Peo
     generated = put_mandate(client, first["id"], coordinator)
     assert taken["reference"] == f"SSA-{number}-2"
     assert generated["reference"] == f"SSA-{number}-3"
+
+
+def test_a_debit_the_bank_returned_is_collected_again_alone(
+    client: TestClient, people: People, engine: Engine
+) -> None:
+    fund_id = sepa_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    treasurer = people.as_(("treasurer", fund_id))
+    period = current_period()
+    runs_url = f"/api/v1/funds/{fund_id}/direct-debit-runs"
+
+    def household() -> dict[str, Any]:
+        made = register(client, fund_id, coordinator, household_body(chosen=2000))
+        put_mandate(client, made["id"], coordinator)
+        return made
+
+    def last_run() -> dict[str, Any]:
+        found = client.get(runs_url, params={"period": period}, headers=treasurer).json()
+        item: dict[str, Any] = found["items"][0]
+        return item
+
+    returned, kept = household(), household()
+    assert debit_file(client, fund_id, treasurer, period).status_code == 200
+    run = last_run()
+    url = f"{runs_url}/{run['id']}/returns"
+    body = {"household_id": returned["id"], "reason": "AM04"}
+
+    problem(client.post(url, json=body, headers=coordinator), 403, "forbidden")
+    problem(
+        client.post(url, json={**body, "reason": "XX99"}, headers=treasurer),
+        422,
+        "validation_error",
+    )
+    stranger = register(client, fund_id, coordinator)
+    problem(
+        client.post(url, json={**body, "household_id": stranger["id"]}, headers=treasurer),
+        404,
+        "direct_debit_not_in_run",
+    )
+    problem(
+        client.post(f"{runs_url}/{uuid.uuid4()}/returns", json=body, headers=treasurer),
+        404,
+        "direct_debit_run_not_found",
+    )
+    answer = client.post(url, json=body, headers=treasurer)
+    assert answer.status_code == 200, answer.text
+    lines = {line["member_number"]: line for line in answer.json()["lines"]}
+    assert lines[returned["member_number"]]["return_reason"] == "AM04"
+    assert lines[returned["member_number"]]["returned_at"] is not None
+    assert lines[kept["member_number"]]["returned_at"] is None
+    assert (answer.json()["total_cents"], answer.json()["returned_cents"]) == (4000, 2000)
+    assert answer.json()["status"] == "open"  # the others of the file were collected
+    # Recorded once: the same again changes nothing.
+    assert client.post(url, json={**body, "reason": "AC04"}, headers=treasurer).json() == (
+        answer.json()
+    )
+    with Session(engine) as session:
+        logged = session.exec(
+            select(AuditEntry).where(
+                col(AuditEntry.action) == "direct_debit_run.return",
+                col(AuditEntry.fund_id) == fund_id,
+            )
+        ).all()
+    assert len(logged) == 1
+    assert DEBTOR_IBAN not in str(logged[0].after)
+
+    # The next file collects the returned household alone, under a new end-to-end id, as
+    # a first collection still (the first one never happened).
+    again = debit_file(client, fund_id, treasurer, period)
+    assert again.status_code == 200, again.text
+    assert {k: v["sequence"] for k, v in debits(again.text).items()} == {
+        f"{returned['member_number']}-{period}-2": "FRST"
+    }
+    # Asked again the same day: the same file, still the returned household alone.
+    assert debit_file(client, fund_id, treasurer, period).content == again.content
+    # A file cancelled (never received) has no debit to return.
+    second = last_run()
+    assert client.post(f"{runs_url}/{second['id']}/cancel", headers=treasurer).status_code == 200
+    problem(
+        client.post(f"{runs_url}/{second['id']}/returns", json=body, headers=treasurer),
+        409,
+        "direct_debit_run_cancelled",
+    )
+    # Paid meanwhile by transfer: nothing is left to collect.
+    contribute(client, fund_id, treasurer, returned["id"], 2000, period)
+    problem(debit_file(client, fund_id, treasurer, period), 409, "nothing_to_collect")
