@@ -42,6 +42,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Engine,
+    Index,
     Integer,
     MetaData,
     String,
@@ -506,13 +507,14 @@ def scratch_tables(engine: Engine) -> tuple[Table, Table]:
         "scratch_household_issuance",
         metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
-        Column("fund_id", Uuid, nullable=False, index=True),
+        Column("fund_id", Uuid, nullable=False),
         Column("household_id", Uuid, nullable=False),
         Column("period", String(7), nullable=False),
         Column("amount_cents", BigInteger, nullable=False),
         Column("transaction_id", Uuid, nullable=False, index=True),
         UniqueConstraint("household_id", "period"),
         CheckConstraint("amount_cents > 0"),
+        Index("ix_scratch_household_issuance_fund_period", "fund_id", "period"),
     )
     postings = Table(
         "scratch_ledger_posting",

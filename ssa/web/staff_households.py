@@ -8,6 +8,7 @@ roles: households are the coordinator's (income and identity are theirs to see),
 contributions list is the fund staff's, money is the treasurer's.
 """
 
+import re
 import uuid
 from datetime import date, timedelta
 from typing import Annotated, Any
@@ -35,6 +36,7 @@ from ssa.households.schemas import (
     WaiverOut,
 )
 from ssa.pagination import decode_cursor, encode_cursor
+from ssa.problems import Conflict
 from ssa.timeutil import utcnow
 from ssa.web.access import CurrentViewer, PageNotFound
 from ssa.web.forms import Refused, attempt, new_form_key, problem_message, valid_form_key
@@ -67,6 +69,7 @@ MAX_RESOURCE_CENTS = 100_000_000_00  # as the API's `Cents`
 MAX_CONTRIBUTION_CENTS = 100_000_00  # as the API's `ContributionIn`
 HISTORY_PERIODS = 6  # contributions shown on a household's page
 EMAIL = TypeAdapter(EmailStr)
+_PERSON_ROW = re.compile(r"p(\d{1,3})-given_name")
 
 
 def _household(db_session: Session, desk: Desk, household_id: uuid.UUID) -> Household:
@@ -243,34 +246,53 @@ def _read_persons(
     existing: dict[str, Person] | None = None,
 ) -> list[PersonIn]:
     """The persons' rows typed in `form` (`p<i>-given_name`...): each row as typed goes in
-    `rows` (renumbered without the blank ones), its errors in `errors`, and the persons
-    written correctly are returned. With `existing` (changing a composition), a row may
-    name one of them (`p<i>-id`; its email is not changed here) or say it has left
-    (`p<i>-left`: not checked, not returned)."""
+    `rows` (renumbered without the blank ones), its errors in `errors` (`persons`: too
+    many), and the persons written correctly are returned.
+
+    With `existing` (changing a composition), a row may name a person (`p<i>-id`; the
+    email is not changed here) and say that person has left (`p<i>-left`: not checked,
+    not returned). A row naming someone who is not (or no longer) of the household is
+    dropped if it says the person left, and else returned with that id, for the service
+    to refuse: the page was older than the household."""
 
     def text(name: str, limit: int) -> str:
         value = form.get(name, "")
         return value.strip()[:limit] if isinstance(value, str) else ""
 
-    count = min(sum(1 for key in form if key.endswith("-given_name")), MAX_PERSONS)
+    numbers = sorted(
+        {int(m.group(1)) for key in form if (m := _PERSON_ROW.fullmatch(key)) is not None}
+    )[: 2 * MAX_PERSONS]
     persons: list[PersonIn] = []
-    for index in range(count):
+    named: set[uuid.UUID] = set()
+    for index in numbers:
         typed = {
             name: text(f"p{index}-{name}", 320)
             for name in ("given_name", "family_name", "birth_date", "email")
         }
-        known = existing.get(text(f"p{index}-id", 36)) if existing is not None else None
-        if known is not None:
-            typed["id"] = str(known.id)
-            typed["email"] = known.email or ""
-            typed["left"] = "1" if form.get(f"p{index}-left") else ""
+        person_id: uuid.UUID | None = None
+        if existing is not None and (given := text(f"p{index}-id", 36)):
+            left = bool(form.get(f"p{index}-left"))
+            known = existing.get(given)
+            try:
+                person_id = uuid.UUID(given)
+            except ValueError:
+                person_id = uuid.uuid4()  # no one: refused as not of the household
+            if known is None and left:
+                continue  # gone already
+            typed.update(id=str(person_id), email=(known.email or "") if known else "")
+            typed["left"] = "1" if left else ""
         elif not any(typed.values()) and (index > 0 or existing is not None):
             continue  # a row left blank
         position = len(rows)
         rows.append(typed)
+        prefix = f"p{position}-"
+        if person_id is not None and person_id in named:
+            errors[prefix + "given_name"] = t.gettext("This person is listed twice.")
+            continue
+        if person_id is not None:
+            named.add(person_id)
         if typed.get("left"):
             continue
-        prefix = f"p{position}-"
         try:
             born = date.fromisoformat(typed["birth_date"])
         except ValueError:
@@ -283,7 +305,7 @@ def _read_persons(
                 errors[prefix + name] = t.gettext("This is needed.")
             elif len(typed[name]) > 100:
                 errors[prefix + name] = t.gettext("At most 100 characters.")
-        if typed["email"] and known is None:
+        if typed["email"] and person_id is None:
             try:
                 EMAIL.validate_python(typed["email"])
             except ValidationError:
@@ -293,17 +315,22 @@ def _read_persons(
         try:
             persons.append(
                 PersonIn(
-                    id=known.id if known is not None else None,
+                    id=person_id,
                     given_name=typed["given_name"],
                     family_name=typed["family_name"],
                     birth_date=born,
-                    email=(typed["email"] or None) if known is None else None,
+                    email=(typed["email"] or None) if person_id is None else None,
                 )
             )
         except ValidationError as exc:
             fields = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
             if "birth_date" in fields:
                 errors[prefix + "birth_date"] = t.gettext("A date of birth between 1900 and today.")
+    if sum(1 for row in rows if not row.get("left")) > MAX_PERSONS:
+        errors["persons"] = t.gettext(
+            "At most %(count)s persons live in a household.", count=MAX_PERSONS
+        )
+        del persons[MAX_PERSONS:]
     return persons
 
 
@@ -408,7 +435,7 @@ def household_register(
             desk,
             values=values,
             errors=errors,
-            error=t.gettext("Some fields need a look: see below."),
+            error=errors.get("persons") or t.gettext("Some fields need a look: see below."),
             assessment=assessment,
             form_key=form_key,
             status=422,
@@ -696,6 +723,11 @@ def household_change(
 # --- Changing the composition ------------------------------------------------------------
 
 
+class CompositionChanged(Conflict):
+    code = "household_changed"
+    title = "Someone changed who lives in the household since the page was opened"
+
+
 def _persons_form(
     request: Request,
     db_session: Session,
@@ -706,9 +738,11 @@ def _persons_form(
     errors: dict[str, str] | None = None,
     error: str | None = None,
     form_key: str | None = None,
+    shown: str | None = None,
     status: int = 200,
 ) -> Response:
     if rows is None:
+        shown = None
         rows = [
             {
                 "id": str(person.id),
@@ -733,6 +767,8 @@ def _persons_form(
             error=error,
             form_key=form_key or new_form_key(),
             max_persons=MAX_PERSONS,
+            # Who the page showed first: a save is refused if someone came in since.
+            shown=shown if shown is not None else " ".join(r["id"] for r in rows if r["id"]),
         ),
         status=status,
     )
@@ -776,6 +812,8 @@ def household_recompose(
     errors: dict[str, str] = {}
     persons = _read_persons(t, form, rows, errors, existing)
 
+    shown = " ".join(str(form.get("shown", "")).split()[: 2 * MAX_PERSONS])
+
     def again(error: str | None, status: int) -> Response:
         return _persons_form(
             request,
@@ -786,6 +824,7 @@ def household_recompose(
             errors=errors,
             error=error,
             form_key=form_key,
+            shown=shown,
             status=status,
         )
 
@@ -794,13 +833,16 @@ def household_recompose(
             rows.append({**_blank_person(), "id": "", "left": ""})
         return again(None, 200)
     if errors:
-        return again(t.gettext("Some fields need a look: see below."), 422)
+        return again(errors.get("persons") or t.gettext("Some fields need a look: see below."), 422)
     if not persons:
         return again(t.gettext("At least one person stays in the household."), 422)
     patch = HouseholdPatch(persons=persons)
     tokens: dict[uuid.UUID, str] = {}
 
     def work() -> tuple[int, Any]:
+        arrived = set(existing) - set(shown.split())
+        if arrived:  # the page did not show them: saving it would say they left
+            raise CompositionChanged()
         tokens.update(
             service.update(
                 db_session=db_session,
@@ -825,6 +867,18 @@ def household_recompose(
     if isinstance(done, Refused):
         db_session.refresh(household)
         problem = done.problem
+        if isinstance(problem, CompositionChanged | service.PersonNotInHousehold):
+            return _persons_form(
+                request,
+                db_session,
+                desk,
+                household,
+                error=t.gettext(
+                    "Someone changed who lives in this household since this page was opened."
+                    " Here it is as it is now: make your change again."
+                ),
+                status=409,
+            )
         if problem.code == "contribution_below_minimum":
             message = t.gettext(
                 "With this composition the contribution must be at least %(amount)s a month:"

@@ -34,10 +34,11 @@ from ssa.households.models import (
     HouseholdStatus,
     Person,
 )
-from ssa.households.schemas import MandateIn
+from ssa.households.schemas import HouseholdPatch, MandateIn, PersonIn
 from ssa.issuance.models import HouseholdIssuance, PeriodClose
 from ssa.outlets.models import Outlet, OutletFund, OutletStatus
 from ssa.payouts.models import Payout, PayoutStatus
+from ssa.settings import Settings
 from ssa.web.staff_common import euros_input
 from tests.conftest import People
 from tests.issuance.helpers import PREVIOUS, THIS, add_household
@@ -636,6 +637,13 @@ def shown_fields(html: str, names: list[str]) -> dict[str, str]:
     return found
 
 
+def shown_of(html: str) -> dict[str, str]:
+    """The composition form's record of whom it showed."""
+    found = re.search(r'name="shown" value="([^"]*)"', html)
+    assert found
+    return {"shown": found.group(1)}
+
+
 def person_rows(html: str) -> list[dict[str, str]]:
     """The persons' rows of the composition form, as it shows them."""
     rows = []
@@ -661,6 +669,7 @@ def test_a_coordinator_changes_who_lives_in_the_household(
     form = coordinator.get(persons_page)
     assert form.status_code == 200
     (kept,) = person_rows(form.text)
+    kept |= shown_of(form.text)
     token = csrf_of(form.text)
     with_row = coordinator.post(
         persons_page, data={"csrf_token": token, **kept, "action": "add_person"}
@@ -710,7 +719,7 @@ def test_a_coordinator_changes_who_lives_in_the_household(
     form = coordinator.get(persons_page)
     rows = person_rows(form.text)
     assert len(rows) == 2
-    current = {"csrf_token": token, "form_key": form_key_of(form.text)}
+    current = {"csrf_token": token, "form_key": form_key_of(form.text), **shown_of(form.text)}
     for row in rows:
         current |= row
     leaving = next(k[:2] for row in rows for k, v in row.items() if v == first)
@@ -730,6 +739,104 @@ def test_a_coordinator_changes_who_lives_in_the_household(
             )
         ).one()
         assert gone.left_on == date.today()
+
+
+def test_a_composition_form_older_than_the_household_is_refused(
+    coordinator: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    household_id = staffed.household.id
+    persons_page = f"{staffed.base}/households/{household_id}/persons"
+    other = add_household(engine, staffed.fund)
+
+    def living() -> list[str]:
+        with Session(engine) as session:
+            return sorted(p.given_name for p in service.current_persons(session, household_id))
+
+    def form_of(html: str) -> dict[str, str]:
+        data = {"csrf_token": csrf_of(html), "form_key": form_key_of(html), **shown_of(html)}
+        for row in person_rows(html):
+            data |= row
+        return data
+
+    def changed_since(answer: Response) -> None:
+        assert answer.status_code == 409, answer.text[:300]
+        assert "since this page was opened" in alert_of(answer.text)
+
+    (first,) = living()
+    old = form_of(coordinator.get(persons_page).text)
+    # Meanwhile a person moves in (through the API's service, as another coordinator).
+    with unit_of_work(engine) as session:
+        household = session.get(Household, household_id)
+        assert household is not None
+        (kept,) = service.current_persons(session, household_id)
+        service.update(
+            db_session=session,
+            household=household,
+            patch=HouseholdPatch(
+                persons=[
+                    PersonIn(
+                        id=kept.id,
+                        given_name=kept.given_name,
+                        family_name=kept.family_name,
+                        birth_date=kept.birth_date,
+                    ),
+                    PersonIn(given_name="Baby", family_name="Test", birth_date=date(2025, 2, 1)),
+                ],
+                chosen_contribution_cents=2_000,
+            ),
+            actor="system:test",
+            settings=Settings(),
+        )
+    # The old page, saved: it would say the newcomer left. Refused, the page shows both.
+    answer = coordinator.post(persons_page, data={**old, "p0-family_name": "Martin"})
+    changed_since(answer)
+    assert len(person_rows(answer.text)) == 2
+    assert living() == sorted([first, "Baby"])
+
+    # Someone of another household named in a row: refused, no one added.
+    with Session(engine) as session:
+        (stranger,) = service.current_persons(session, other.id)
+    fresh = form_of(coordinator.get(persons_page).text)
+    foreign = {"p2-id": str(stranger.id), "p2-given_name": "Stolen", "p2-family_name": "Id"}
+    changed_since(
+        coordinator.post(persons_page, data={**fresh, **foreign, "p2-birth_date": "1990-01-01"})
+    )
+    assert living() == sorted([first, "Baby"])
+
+    # The same person twice, or more persons than a household holds: said, nothing saved.
+    twice = coordinator.post(
+        persons_page,
+        data={
+            **fresh,
+            "p2-id": fresh["p0-id"],
+            "p2-given_name": first,
+            "p2-family_name": "X",
+            "p2-birth_date": "1980-05-17",
+        },
+    )
+    assert twice.status_code == 422
+    assert "listed twice" in twice.text
+    crowd = {
+        f"p{i}-{name}": value
+        for i in range(2, 22)
+        for name, value in (
+            ("given_name", f"N{i}"),
+            ("family_name", "T"),
+            ("birth_date", "2001-01-01"),
+        )
+    }
+    crowded = coordinator.post(persons_page, data={**fresh, **crowd})
+    assert crowded.status_code == 422
+    assert "At most 20 persons" in alert_of(crowded.text)
+    assert living() == sorted([first, "Baby"])
+
+    # Baby leaves; the same form sent again (a double click) is the same save, once.
+    baby_row = next(k[:2] for k, v in fresh.items() if v == "Baby")
+    leaving = {**fresh, f"{baby_row}-left": "1"}
+    assert coordinator.post(persons_page, data=leaving, follow_redirects=False).status_code == 303
+    again = coordinator.post(persons_page, data=leaving, follow_redirects=False)
+    assert again.status_code == 303
+    assert living() == [first]
 
 
 # --- Contributions ------------------------------------------------------------------------
