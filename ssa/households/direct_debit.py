@@ -36,6 +36,9 @@ from ssa.funds.service import FUND_TIMEZONE, current_period, get_fund
 from ssa.households import contributions
 from ssa.households.mandates import sequence_types
 from ssa.households.models import (
+    RETRYABLE_RETURNS,
+    Contribution,
+    ContributionMethod,
     DirectDebitMandate,
     DirectDebitRun,
     DirectDebitRunLine,
@@ -98,6 +101,16 @@ class DirectDebitNotInRun(NotFound):
 class DirectDebitRunCancelled(Conflict):
     code = "direct_debit_run_cancelled"
     title = "The direct-debit run was cancelled: the bank never had its debits"
+
+
+class DirectDebitRunReturned(Conflict):
+    code = "direct_debit_run_returned"
+    title = "The bank returned a debit of this run: it had the file, which cannot be cancelled"
+
+
+class DirectDebitContributionRecorded(Conflict):
+    code = "direct_debit_contribution_recorded"
+    title = "The contribution of this debit is recorded as paid"
 
 
 @dataclass(frozen=True)
@@ -297,6 +310,20 @@ def _same_again(
     return again
 
 
+def _held_back(line: DirectDebitRunLine, owing: dict[uuid.UUID, Collection]) -> bool:
+    """A returned debit whose reason says presenting it again would fail or be wrong
+    (account closed, no mandate, refused by the debtor...), under a mandate not amended
+    or replaced since: its household waits for a new mandate."""
+    if line.returned_at is None or line.return_reason in RETRYABLE_RETURNS:
+        return False
+    now = owing.get(line.household_id)
+    return (
+        now is not None
+        and now.mandate.id == line.mandate_id
+        and now.mandate.updated_at <= line.returned_at
+    )
+
+
 def sepa_direct_debit(
     *,
     db_session: Session,
@@ -324,6 +351,7 @@ def sepa_direct_debit(
     open_runs = _open_runs(db_session, fund_id, period)
     lines = run_lines(db_session, [r.id for r in open_runs])
     sent = {line.household_id for line in lines if line.returned_at is None}
+    sent |= {line.household_id for line in lines if _held_back(line, owing)}
     returned = Counter(line.household_id for line in lines if line.returned_at is not None)
     found = [
         replace(c, attempt=1 + returned[c.household_id])
@@ -497,6 +525,11 @@ def cancel_run(
         raise DirectDebitRunNotFound()
     if run.status == DirectDebitRunStatus.cancelled:
         return run
+    if any(line.returned_at is not None for line in run_lines(db_session, [run.id])):
+        raise DirectDebitRunReturned(
+            "The bank returned a debit of this file, so it had the file and collected the"
+            " others: cancelling it would debit them again."
+        )
     before = {"status": str(run.status), "message_id": run.message_id, "period": run.period}
     run.status = DirectDebitRunStatus.cancelled
     run.cancelled_at = utcnow()
@@ -529,8 +562,10 @@ def return_debit(
 ) -> DirectDebitRun:
     """Record that the bank returned a household's debit of a run (its reason code as on
     the return notice): the household is collected again by the next file of the period,
-    as a first collection if it was one. The contribution was not recorded (it is when the
-    euros arrive), so it is still owed. Returning a returned debit changes nothing."""
+    unless the reason says presenting it again would fail (see `RETRYABLE_RETURNS`): then
+    once its mandate is amended or replaced. The contribution must not be recorded yet
+    (it is when the euros arrive), so it is still owed. Returning a returned debit
+    changes nothing. Once a debit of a run is returned, the run cannot be cancelled."""
     _locked_fund(db_session, fund_id)
     run = db_session.get(DirectDebitRun, run_id)
     if run is None or run.fund_id != fund_id:
@@ -550,6 +585,20 @@ def return_debit(
         )
     if line.returned_at is not None:
         return run
+    recorded = db_session.exec(
+        select(Contribution.id).where(
+            col(Contribution.household_id) == household_id,
+            col(Contribution.period) == run.period,
+            col(Contribution.method) == ContributionMethod.direct_debit.value,
+        )
+    ).first()
+    if recorded is not None:
+        raise DirectDebitContributionRecorded(
+            f"A contribution paid by direct debit is recorded for {run.period}: the returned"
+            " debit would leave it counted as paid, and the bank account in the books"
+            " holding euros the bank took back. Recording returns after their contribution"
+            " (reversing it) is not supported yet: settle it with the fund's accountant."
+        )
     line.returned_at = utcnow()
     line.returned_by = actor
     line.return_reason = reason.value

@@ -322,7 +322,10 @@ def direct_debit_runs(
 @router.post(
     "/funds/{fund_id}/direct-debit-runs/{run_id}/cancel",
     response_model=DirectDebitRunOut,
-    responses={404: {"description": "direct_debit_run_not_found"}},
+    responses={
+        404: {"description": "direct_debit_run_not_found"},
+        409: {"description": "direct_debit_run_returned"},
+    },
 )
 def cancel_direct_debit_run(
     fund_id: uuid.UUID,
@@ -349,7 +352,7 @@ def cancel_direct_debit_run(
     response_model=DirectDebitRunOut,
     responses={
         404: {"description": "direct_debit_run_not_found, direct_debit_not_in_run"},
-        409: {"description": "direct_debit_run_cancelled"},
+        409: {"description": "direct_debit_run_cancelled, direct_debit_contribution_recorded"},
     },
 )
 def return_direct_debit(
@@ -363,10 +366,11 @@ def return_direct_debit(
     """Record that the bank returned a household's debit of this file (treasurer), with
     the reason code of the bank's notice (`AM04` insufficient funds, `AC04` account
     closed, `MD06` refund asked by the debtor...). The contribution stays owed and the
-    household is collected again by the next file of the period; the others of the file
-    are not. Recording a return twice changes nothing. (A refund asked weeks later, once
-    the euros had arrived and the contribution was recorded, leaves the period paid in the
-    books: nothing is collected again.)"""
+    household is collected again by the next file of the period (after a final reason
+    such as an account closed: once its mandate is amended or replaced); the others of
+    the file are not, and the file can no longer be cancelled. Recording a return twice
+    changes nothing. Refused once a `direct_debit` contribution is recorded for the period
+    (`direct_debit_contribution_recorded`)."""
     run = direct_debit.return_debit(
         db_session=db_session,
         fund_id=fund_id,

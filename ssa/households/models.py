@@ -261,6 +261,15 @@ class ReturnReason(StrEnum):
     SL01 = "SL01"  # specific service offered by the debtor's bank
 
 
+# Returns after which the same debit may simply be presented again (money short this time,
+# a bank unreachable or a file refused for its form). After any other (account closed, no
+# mandate, refused by the debtor, a duplicate...) the household is collected again only
+# once its mandate has been amended or replaced.
+RETRYABLE_RETURNS = frozenset(
+    {ReturnReason.AM04, ReturnReason.MS03, ReturnReason.CNOR, ReturnReason.DNOR, ReturnReason.FF01}
+)
+
+
 class DirectDebitRunLine(SQLModel, table=True):
     """One debit of a run: a household's contribution for the run's period. A debit the
     bank returned (an R-transaction: insufficient funds, account closed...) says so; its

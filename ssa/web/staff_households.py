@@ -840,8 +840,11 @@ def household_recompose(
     tokens: dict[uuid.UUID, str] = {}
 
     def work() -> tuple[int, Any]:
-        arrived = set(existing) - set(shown.split())
-        if arrived:  # the page did not show them: saving it would say they left
+        # Under the household's row lock (PostgreSQL; SQLite's writers wait anyway), who
+        # lives there now: someone the page did not show would be marked as left.
+        db_session.get(Household, household.id, with_for_update=True, populate_existing=True)
+        living = {str(p.id) for p in service.current_persons(db_session, household.id)}
+        if living - set(shown.split()):
             raise CompositionChanged()
         tokens.update(
             service.update(

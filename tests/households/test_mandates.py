@@ -987,3 +987,55 @@ def test_a_debit_the_bank_returned_is_collected_again_alone(
     # Paid meanwhile by transfer: nothing is left to collect.
     contribute(client, fund_id, treasurer, returned["id"], 2000, period)
     problem(debit_file(client, fund_id, treasurer, period), 409, "nothing_to_collect")
+
+
+def test_a_return_keeps_its_run_open_and_waits_for_a_new_mandate_when_final(
+    client: TestClient, people: People
+) -> None:
+    fund_id = sepa_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    treasurer = people.as_(("treasurer", fund_id))
+    period = current_period()
+    runs_url = f"/api/v1/funds/{fund_id}/direct-debit-runs"
+
+    def household() -> dict[str, Any]:
+        made = register(client, fund_id, coordinator, household_body(chosen=2000))
+        put_mandate(client, made["id"], coordinator)
+        return made
+
+    closed, paid, other = household(), household(), household()
+    assert debit_file(client, fund_id, treasurer, period).status_code == 200
+    run = client.get(runs_url, params={"period": period}, headers=treasurer).json()["items"][0]
+    returns = f"{runs_url}/{run['id']}/returns"
+
+    # The euros of one debit arrived and were recorded: its return is refused (the
+    # contribution would stay paid in the books), nothing is recorded.
+    contribute(client, fund_id, treasurer, paid["id"], 2000, period, method="direct_debit")
+    refused = client.post(
+        returns, json={"household_id": paid["id"], "reason": "AM04"}, headers=treasurer
+    )
+    problem(refused, 409, "direct_debit_contribution_recorded")
+
+    # The account is closed: returned, the household waits for a new mandate.
+    body = {"household_id": closed["id"], "reason": "AC04"}
+    assert client.post(returns, json=body, headers=treasurer).status_code == 200
+    lines = client.get(runs_url, params={"period": period}, headers=treasurer).json()["items"]
+    assert [line["return_reason"] for line in lines[0]["lines"]].count(None) == 2
+    # The bank had the file (it returned a debit of it): cancelling it would debit the
+    # other households again.
+    problem(
+        client.post(f"{runs_url}/{run['id']}/cancel", headers=treasurer),
+        409,
+        "direct_debit_run_returned",
+    )
+    problem(debit_file(client, fund_id, treasurer, period), 409, "nothing_to_collect")
+    # A new account on the mandate: collected again, a first collection on that account.
+    put_mandate(client, closed["id"], coordinator, iban=OTHER_IBAN)
+    again = debit_file(client, fund_id, treasurer, period)
+    assert again.status_code == 200, again.text
+    found = debits(again.text)
+    assert {k: v["sequence"] for k, v in found.items()} == {
+        f"{closed['member_number']}-{period}-2": "FRST"
+    }
+    assert found[f"{closed['member_number']}-{period}-2"]["iban"] == OTHER_IBAN
+    assert other["member_number"] not in again.text

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sepaxml  # type: ignore[import-untyped]
@@ -39,6 +40,7 @@ from ssa.issuance.models import HouseholdIssuance, PeriodClose
 from ssa.outlets.models import Outlet, OutletFund, OutletStatus
 from ssa.payouts.models import Payout, PayoutStatus
 from ssa.settings import Settings
+from ssa.web import staff_households
 from ssa.web.staff_common import euros_input
 from tests.conftest import People
 from tests.issuance.helpers import PREVIOUS, THIS, add_household
@@ -837,6 +839,54 @@ def test_a_composition_form_older_than_the_household_is_refused(
     again = coordinator.post(persons_page, data=leaving, follow_redirects=False)
     assert again.status_code == 303
     assert living() == [first]
+
+
+def test_someone_moving_in_during_a_save_is_not_marked_as_left(
+    coordinator: TestClient, staffed: Staffed, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL (SQLite's writers are serialised): another save commits a newcomer after
+    the page's request read the household, before it writes."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time")
+    household_id = staffed.household.id
+    persons_page = f"{staffed.base}/households/{household_id}/persons"
+    html = coordinator.get(persons_page).text
+    data = {"csrf_token": csrf_of(html), "form_key": form_key_of(html), **shown_of(html)}
+    for row in person_rows(html):
+        data |= row
+    read = staff_households._read_persons
+
+    def read_then_someone_moves_in(*args: Any, **kwargs: Any) -> Any:
+        found = read(*args, **kwargs)
+        with unit_of_work(engine) as session:
+            household = session.get(Household, household_id)
+            assert household is not None
+            persons = [
+                PersonIn(
+                    id=p.id,
+                    given_name=p.given_name,
+                    family_name=p.family_name,
+                    birth_date=p.birth_date,
+                )
+                for p in service.current_persons(session, household_id)
+            ]
+            baby = PersonIn(given_name="Baby", family_name="Test", birth_date=date(2025, 2, 1))
+            service.update(
+                db_session=session,
+                household=household,
+                patch=HouseholdPatch(persons=[*persons, baby], chosen_contribution_cents=2_000),
+                actor="system:test",
+                settings=Settings(),
+            )
+        return found
+
+    monkeypatch.setattr(staff_households, "_read_persons", read_then_someone_moves_in)
+    answer = coordinator.post(persons_page, data={**data, "p0-family_name": "Martin"})
+    assert answer.status_code == 409
+    assert "since this page was opened" in alert_of(answer.text)
+    with Session(engine) as session:
+        living = sorted(p.given_name for p in service.current_persons(session, household_id))
+    assert "Baby" in living
 
 
 # --- Contributions ------------------------------------------------------------------------
