@@ -244,6 +244,14 @@ MATRIX: list[tuple[str, str, str, Callable[[Fund], Any] | None, list[str]]] = [
         [ANON, NO, NO, NO, NO, NO, PASS, NO, NO, NO, NO, NO],
     ),
     (
+        "contributions: correct one",
+        "POST",
+        # No such contribution: the treasurer gets past authorisation, then 404.
+        f"/api/v1/funds/{{fund_id}}/contributions/{uuid.uuid4()}/correction",
+        "correction",
+        [ANON, NO, NO, NO, NO, NO, PASS, NO, NO, NO, NO, NO],
+    ),
+    (
         "contributions: a direct debit returned",
         "POST",
         # No such run: the treasurer gets past authorisation, then 404.
@@ -691,6 +699,8 @@ def _body(kind: object, fund: Fund, client: TestClient, world: World, people: Pe
             "method": "transfer",
             "received_on": "2026-01-05",
         }
+    if kind == "correction":
+        return {"reason": "Recorded twice"}
     if kind == "debit_returned":
         return {"household_id": str(world.household_id), "reason": "AM04"}
     if kind == "waiver":

@@ -10,6 +10,7 @@ from ssa.auth.deps import Authorize, DbSession, Principal, fund_path
 from ssa.auth.roles import Role
 from ssa.households import contributions
 from ssa.households.schemas import (
+    ContributionCorrectionIn,
     ContributionIn,
     ContributionOut,
     ContributionStatusOut,
@@ -58,6 +59,49 @@ def record_contribution(
             request_id=request.state.request_id,
         )
         return 201, ContributionOut.model_validate(contribution, from_attributes=True)
+
+    return idempotent(
+        request=request,
+        db_session=db_session,
+        caller=principal.actor,
+        body=body,
+        work=work,
+        required=True,
+    )
+
+
+@router.post(
+    "/contributions/{contribution_id}/correction",
+    status_code=201,
+    response_model=ContributionOut,
+    responses={
+        **MONEY_RESPONSES,
+        404: {"description": "contribution_not_found"},
+        409: {"description": "contribution_already_corrected, insufficient_bank_balance"},
+    },
+)
+def correct_contribution(
+    fund_id: uuid.UUID,
+    contribution_id: uuid.UUID,
+    body: ContributionCorrectionIn,
+    request: Request,
+    db_session: DbSession,
+    principal: Treasurer,
+) -> JSONResponse:
+    """Correct a contribution recorded by mistake (treasurer; Idempotency-Key): its ledger
+    transaction is reversed and a correction with the opposite amount is recorded, so the
+    period is owed again; then record the right one. Once per contribution."""
+
+    def work() -> tuple[int, ContributionOut]:
+        correction = contributions.correct_contribution(
+            db_session=db_session,
+            fund_id=fund_id,
+            contribution_id=contribution_id,
+            reason=body.reason,
+            actor=principal.actor,
+            request_id=request.state.request_id,
+        )
+        return 201, ContributionOut.model_validate(correction, from_attributes=True)
 
     return idempotent(
         request=request,

@@ -19,6 +19,7 @@ from ssa.households.models import (
     HouseholdStatus,
 )
 from ssa.households.service import HouseholdNotFound
+from ssa.ledger.errors import InsufficientBalance
 from ssa.ledger.models import (
     AccountKind,
     LedgerAccount,
@@ -27,13 +28,35 @@ from ssa.ledger.models import (
     Side,
     TransactionKind,
 )
-from ssa.ledger.service import credit, debit, open_account, post_transaction
-from ssa.problems import Conflict
+from ssa.ledger.service import (
+    credit,
+    debit,
+    open_account,
+    post_transaction,
+    reverse_transaction,
+)
+from ssa.problems import Conflict, NotFound
+from ssa.timeutil import utcnow
 
 
 class WaiverExists(Conflict):
     code = "waiver_exists"
     title = "This period is already waived for this household"
+
+
+class ContributionNotFound(NotFound):
+    code = "contribution_not_found"
+    title = "The fund has no such contribution"
+
+
+class ContributionAlreadyCorrected(Conflict):
+    code = "contribution_already_corrected"
+    title = "This contribution is already corrected, or is itself a correction"
+
+
+class BankBalanceTooLow(Conflict):
+    code = "insufficient_bank_balance"
+    title = "The fund's bank account does not hold the contribution any more"
 
 
 def _household_in_fund(
@@ -94,6 +117,78 @@ def record_contribution(
         request_id=request_id,
     )
     return contribution
+
+
+def correct_contribution(
+    *,
+    db_session: Session,
+    fund_id: uuid.UUID,
+    contribution_id: uuid.UUID,
+    reason: str,
+    actor: str,
+    request_id: str | None = None,
+) -> Contribution:
+    """Correct a contribution recorded by mistake (wrong household, period or amount):
+    the reversal of its ledger transaction (bank credited, contribution income debited)
+    and a correction row with the opposite amount, so that the period is owed again.
+    The right contribution, if any, is then recorded as usual. Once per contribution."""
+    original = db_session.get(Contribution, contribution_id, with_for_update=True)
+    if original is None or original.fund_id != fund_id:
+        raise ContributionNotFound()
+    corrected = db_session.exec(
+        select(Contribution.id).where(col(Contribution.corrects_id) == original.id)
+    ).first()
+    if original.corrects_id is not None or corrected is not None:
+        raise ContributionAlreadyCorrected(
+            "A contribution is corrected once, and a correction is not corrected: record"
+            " the right contribution instead."
+        )
+    household = _household_in_fund(db_session, fund_id, original.household_id)
+    try:
+        posted = reverse_transaction(
+            db_session=db_session,
+            fund_id=fund_id,
+            transaction_id=original.transaction_id,
+            memo=f"Correction of contribution {household.member_number} {original.period}",
+        )
+    except InsufficientBalance as exc:
+        raise BankBalanceTooLow(
+            "The bank account in the books holds less than this contribution: its euros"
+            " were spent. Record the euros paid back to the household first, or correct"
+            " after the next euros come in.",
+            available_cents=exc.extra.get("available_cents", 0),
+        ) from exc
+    correction = Contribution(
+        fund_id=fund_id,
+        household_id=original.household_id,
+        period=original.period,
+        amount_cents=-original.amount_cents,
+        method=original.method,
+        received_on=utcnow().date(),
+        transaction_id=posted.transaction_id,
+        recorded_by=actor,
+        corrects_id=original.id,
+        correction_reason=reason,
+    )
+    db_session.add(correction)
+    db_session.flush()
+    record(
+        db_session=db_session,
+        actor=actor,
+        action="contribution.correct",
+        target_type="household",
+        target_id=household.id,
+        fund_id=fund_id,
+        before={"contribution_id": original.id, "amount_cents": original.amount_cents},
+        after={
+            "period": original.period,
+            "amount_cents": correction.amount_cents,
+            "reason": reason,
+            "transaction_id": posted.transaction_id,
+        },
+        request_id=request_id,
+    )
+    return correction
 
 
 def waive(

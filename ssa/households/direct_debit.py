@@ -27,7 +27,7 @@ from datetime import date, datetime
 
 from sepaxml import SepaDD  # type: ignore[import-untyped]
 from sepaxml.validation import ValidationError  # type: ignore[import-untyped]
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
 from ssa.audit.service import record
@@ -586,18 +586,18 @@ def return_debit(
     if line.returned_at is not None:
         return run
     recorded = db_session.exec(
-        select(Contribution.id).where(
+        select(func.coalesce(func.sum(Contribution.amount_cents), 0)).where(
             col(Contribution.household_id) == household_id,
             col(Contribution.period) == run.period,
             col(Contribution.method) == ContributionMethod.direct_debit.value,
         )
-    ).first()
-    if recorded is not None:
+    ).one()
+    if recorded > 0:  # net of corrections
         raise DirectDebitContributionRecorded(
             f"A contribution paid by direct debit is recorded for {run.period}: the returned"
             " debit would leave it counted as paid, and the bank account in the books"
-            " holding euros the bank took back. Recording returns after their contribution"
-            " (reversing it) is not supported yet: settle it with the fund's accountant."
+            " holding euros the bank took back. Correct that contribution first (POST"
+            " .../contributions/{id}/correction), then record the return."
         )
     line.returned_at = utcnow()
     line.returned_by = actor

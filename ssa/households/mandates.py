@@ -301,6 +301,11 @@ def sequence_types(
         .where(
             col(Contribution.household_id).in_(list(by_household)),
             col(Contribution.method) == ContributionMethod.direct_debit.value,
+            # Neither a correction nor a contribution corrected (recorded by mistake).
+            col(Contribution.corrects_id).is_(None),
+            col(Contribution.id).not_in(
+                select(Contribution.corrects_id).where(col(Contribution.corrects_id).is_not(None))
+            ),
         )
         .group_by(col(Contribution.household_id))
     ).all()

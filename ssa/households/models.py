@@ -109,11 +109,20 @@ class MemberNumberCounter(SQLModel, table=True):
 
 
 class Contribution(SQLModel, table=True):
-    """A contribution received for a period; its euros went into the bank account."""
+    """A contribution received for a period; its euros went into the bank account.
+
+    A contribution recorded by mistake is corrected, never changed: a correction is a
+    row of its own (`corrects_id`, the opposite amount, the reversal of the first one's
+    ledger transaction), so that every sum of a period's contributions nets it out."""
 
     __tablename__ = "contribution"
     __table_args__ = (
-        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint(
+            "(corrects_id IS NULL AND amount_cents > 0)"
+            " OR (corrects_id IS NOT NULL AND amount_cents < 0)",
+            name="amount_sign",
+        ),
+        UniqueConstraint("corrects_id"),
         CheckConstraint("method IN ('transfer', 'cash', 'card', 'direct_debit')", name="method"),
         Index("ix_contribution_fund_period", "fund_id", "period"),
         Index("ix_contribution_household_period", "household_id", "period"),
@@ -129,6 +138,8 @@ class Contribution(SQLModel, table=True):
     transaction_id: uuid.UUID = Field(foreign_key="ledger_transaction.id")
     recorded_by: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    corrects_id: uuid.UUID | None = Field(default=None, foreign_key="contribution.id")
+    correction_reason: str | None = Field(default=None, max_length=200)
 
 
 class ContributionWaiver(SQLModel, table=True):

@@ -161,10 +161,18 @@ class ContributionOut(BaseModel):
     id: uuid.UUID
     household_id: uuid.UUID
     period: str
-    amount_cents: int
+    amount_cents: int  # negative for a correction
     method: ContributionMethod
     received_on: date
     transaction_id: uuid.UUID
+    corrects_id: uuid.UUID | None = None  # the contribution this one corrects
+    correction_reason: str | None = None
+
+
+class ContributionCorrectionIn(Strict):
+    """Why the contribution was recorded by mistake (kept in the books and the audit log)."""
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
 class ContributionStatusOut(BaseModel):

@@ -5,11 +5,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from ssa.households.models import Household, HouseholdStatus, Person
 from ssa.issuance.service import coverage
-from ssa.ledger.models import LedgerAccount, LedgerPosting, LedgerTransaction
+from ssa.ledger.models import (
+    AccountKind,
+    LedgerAccount,
+    LedgerPosting,
+    LedgerTransaction,
+    Side,
+    TransactionKind,
+)
 from ssa.reports.spending import spending_by_category
 
 # Aggregates over fewer households than this are not shown.
@@ -59,6 +67,31 @@ def _movements(
         .all()
     )
     return {(tk, ak, side): int(total) for tk, ak, side, total in rows}
+
+
+def _corrected_contributions(db_session: Session, fund_id: uuid.UUID, period: str) -> int:
+    """What the period's corrections took back out of the bank: reversals of contributions
+    (a contribution recorded by mistake)."""
+    original = aliased(LedgerTransaction)
+    total = (
+        db_session.connection()
+        .execute(
+            select(func.coalesce(func.sum(col(LedgerPosting.amount_cents)), 0))
+            .join(LedgerTransaction, col(LedgerTransaction.id) == col(LedgerPosting.transaction_id))
+            .join(original, col(original.id) == col(LedgerTransaction.reverses_id))
+            .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerPosting.account_id))
+            .where(
+                col(LedgerTransaction.fund_id) == fund_id,
+                col(LedgerTransaction.period) == period,
+                col(LedgerTransaction.kind) == TransactionKind.reversal.value,
+                col(original.kind) == TransactionKind.contribution.value,
+                col(LedgerAccount.kind) == AccountKind.bank.value,
+                col(LedgerPosting.side) == Side.credit.value,
+            )
+        )
+        .scalar_one()
+    )
+    return int(total)
 
 
 def _balances(db_session: Session, fund_id: uuid.UUID) -> dict[str, int]:
@@ -126,7 +159,8 @@ def period_report(*, db_session: Session, fund_id: uuid.UUID, period: str) -> Re
         period=period,
         households_active=int(active),
         persons=int(persons),
-        contributions_cents=moves.get(("contribution", "bank", "debit"), 0),
+        contributions_cents=moves.get(("contribution", "bank", "debit"), 0)
+        - _corrected_contributions(db_session, fund_id, period),
         grants_cents=moves.get(("grant", "bank", "debit"), 0),
         issued_cents=issued,
         spent_cents=moves.get(("payment", "household_credits", "debit"), 0),

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from ssa.funds.service import current_period
 from ssa.households.models import Contribution, Household
+from ssa.ledger.check import check_ledger
 from tests.conftest import People
 from tests.households.helpers import (
     new_fund,
@@ -268,3 +269,72 @@ def test_a_blank_funder_is_refused(client: TestClient, people: People) -> None:
     )
     assert response.status_code == 422
     assert response.json()["code"] == "validation_error"
+
+
+def test_a_contribution_recorded_by_mistake_is_corrected_once(
+    client: TestClient, people: People, engine: Engine
+) -> None:
+    fund_id = new_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    treasurer = people.as_(("treasurer", fund_id))
+    household = register(client, fund_id, coordinator)
+    other = register(client, fund_id, coordinator)
+    period = current_period()
+    url = f"/api/v1/funds/{fund_id}/contributions"
+
+    def keyed(headers: dict[str, str]) -> dict[str, str]:
+        return {**headers, "Idempotency-Key": f"k-{uuid.uuid4()}"}
+
+    def paid_cents(household_id: str) -> int:
+        rows = client.get(url, params={"period": period}, headers=treasurer).json()["items"]
+        found: int = next(r["paid_cents"] for r in rows if r["household_id"] == household_id)
+        return found
+
+    before = report(client, fund_id, treasurer, period)
+    # Recorded for the wrong household.
+    wrong = client.post(url, json=contribution(other["id"]), headers=keyed(treasurer)).json()
+    assert paid_cents(other["id"]) == 2500
+    correct_url = f"{url}/{wrong['id']}/correction"
+    reason = {"reason": "Recorded for the wrong household"}
+
+    problem = client.post(correct_url, json=reason, headers=keyed(coordinator))
+    assert problem.status_code == 403
+    keyless = client.post(correct_url, json=reason, headers=treasurer)
+    assert keyless.json()["code"] == "idempotency_key_required"
+    unknown = client.post(f"{url}/{uuid.uuid4()}/correction", json=reason, headers=keyed(treasurer))
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "contribution_not_found")
+    empty = client.post(correct_url, json={"reason": " "}, headers=keyed(treasurer))
+    assert empty.status_code == 422
+
+    key = keyed(treasurer)
+    corrected = client.post(correct_url, json=reason, headers=key)
+    assert corrected.status_code == 201, corrected.text
+    body = corrected.json()
+    assert (body["amount_cents"], body["corrects_id"], body["period"]) == (
+        -2500,
+        wrong["id"],
+        period,
+    )
+    assert body["correction_reason"] == reason["reason"]
+    replay = client.post(correct_url, json=reason, headers=key)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json() == body
+    # Once: again, or the correction itself, is refused.
+    for target in (wrong["id"], body["id"]):
+        again = client.post(f"{url}/{target}/correction", json=reason, headers=keyed(treasurer))
+        assert (again.status_code, again.json()["code"]) == (409, "contribution_already_corrected")
+
+    # The period is owed again, the bank and the report as before, the books clean.
+    assert paid_cents(other["id"]) == 0
+    after = report(client, fund_id, treasurer, period)
+    assert after["contributions_cents"] == before["contributions_cents"]
+    assert after["bank_cents"] == before["bank_cents"]
+    with Session(engine) as session:
+        assert all(r.ok for r in check_ledger(db_session=session, fund_id=fund_id))
+
+    # The right one, recorded as usual.
+    right = client.post(url, json=contribution(household["id"]), headers=keyed(treasurer))
+    assert right.status_code == 201
+    assert (paid_cents(household["id"]), paid_cents(other["id"])) == (2500, 0)
+    final = report(client, fund_id, treasurer, period)
+    assert final["contributions_cents"] == before["contributions_cents"] + 2500

@@ -990,7 +990,7 @@ def test_a_debit_the_bank_returned_is_collected_again_alone(
 
 
 def test_a_return_keeps_its_run_open_and_waits_for_a_new_mandate_when_final(
-    client: TestClient, people: People
+    client: TestClient, people: People, engine: Engine
 ) -> None:
     fund_id = sepa_fund(client, people)
     coordinator = people.as_(("coordinator", fund_id))
@@ -1015,12 +1015,36 @@ def test_a_return_keeps_its_run_open_and_waits_for_a_new_mandate_when_final(
         returns, json={"household_id": paid["id"], "reason": "AM04"}, headers=treasurer
     )
     problem(refused, 409, "direct_debit_contribution_recorded")
+    # Corrected (the euros came back), the return is recorded; the household is then
+    # collected again like any other (AM04: presented again as it is).
+    recorded = client.get(
+        f"/api/v1/funds/{fund_id}/contributions", params={"period": period}, headers=treasurer
+    ).json()["items"]
+    assert next(r for r in recorded if r["household_id"] == paid["id"])["status"] == "paid"
+    with Session(engine) as session:
+        paid_id = session.exec(
+            select(Contribution.id).where(col(Contribution.household_id) == uuid.UUID(paid["id"]))
+        ).one()
+    corrected = client.post(
+        f"/api/v1/funds/{fund_id}/contributions/{paid_id}/correction",
+        json={"reason": "The bank returned the debit (AM04)"},
+        headers={**treasurer, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert corrected.status_code == 201, corrected.text
+    returned_paid = client.post(
+        returns, json={"household_id": paid["id"], "reason": "AM04"}, headers=treasurer
+    )
+    assert returned_paid.status_code == 200, returned_paid.text
 
     # The account is closed: returned, the household waits for a new mandate.
     body = {"household_id": closed["id"], "reason": "AC04"}
     assert client.post(returns, json=body, headers=treasurer).status_code == 200
     lines = client.get(runs_url, params={"period": period}, headers=treasurer).json()["items"]
-    assert [line["return_reason"] for line in lines[0]["lines"]].count(None) == 2
+    assert sorted(str(line["return_reason"]) for line in lines[0]["lines"]) == [
+        "AC04",
+        "AM04",
+        "None",
+    ]
     # The bank had the file (it returned a debit of it): cancelling it would debit the
     # other households again.
     problem(
@@ -1028,7 +1052,11 @@ def test_a_return_keeps_its_run_open_and_waits_for_a_new_mandate_when_final(
         409,
         "direct_debit_run_returned",
     )
-    problem(debit_file(client, fund_id, treasurer, period), 409, "nothing_to_collect")
+    # The one returned for insufficient funds is presented again; the closed account not.
+    retry = debit_file(client, fund_id, treasurer, period)
+    assert retry.status_code == 200, retry.text
+    assert set(debits(retry.text)) == {f"{paid['member_number']}-{period}-2"}
+    assert debit_file(client, fund_id, treasurer, period).content == retry.content
     # A new account on the mandate: collected again, a first collection on that account.
     put_mandate(client, closed["id"], coordinator, iban=OTHER_IBAN)
     again = debit_file(client, fund_id, treasurer, period)
