@@ -191,6 +191,25 @@ def correct_contribution(
     return correction
 
 
+def of_period(
+    *, db_session: Session, household_id: uuid.UUID, period: str
+) -> list[tuple[Contribution, bool]]:
+    """A household's contributions recorded for a period, the oldest first, each with
+    whether a correction undid it (corrections are among them, with their negative
+    amount)."""
+    rows = list(
+        db_session.exec(
+            select(Contribution)
+            .where(
+                col(Contribution.household_id) == household_id, col(Contribution.period) == period
+            )
+            .order_by(col(Contribution.created_at), col(Contribution.id))
+        ).all()
+    )
+    corrected = {row.corrects_id for row in rows if row.corrects_id is not None}
+    return [(row, row.id in corrected) for row in rows]
+
+
 def waive(
     *,
     db_session: Session,

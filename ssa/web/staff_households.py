@@ -23,9 +23,16 @@ from ssa.auth.deps import DbSession
 from ssa.auth.roles import Role
 from ssa.funds.service import current_period, policy_for
 from ssa.households import contributions, direct_debit, rules, service, views
-from ssa.households.models import ContributionMethod, Household, HouseholdStatus, Person
+from ssa.households.models import (
+    Contribution,
+    ContributionMethod,
+    Household,
+    HouseholdStatus,
+    Person,
+)
 from ssa.households.schemas import (
     AddressIn,
+    ContributionCorrectionIn,
     ContributionIn,
     ContributionOut,
     DeclaredIn,
@@ -1166,6 +1173,21 @@ def _record_form(
             errors=errors or {},
             error=error,
             form_key=form_key or new_form_key(),
+            recorded=[
+                {
+                    "id": row.id,
+                    "amount_cents": row.amount_cents,
+                    "method": label(t, CONTRIBUTION_METHODS, row.method),
+                    "received_on": row.received_on,
+                    "correction": row.corrects_id is not None,
+                    "reason": row.correction_reason or "",
+                    "corrected": corrected,
+                    "key": new_form_key(),  # each row's correction, once
+                }
+                for row, corrected in contributions.of_period(
+                    db_session=db_session, household_id=household.id, period=period
+                )
+            ],
         ),
         status=status,
     )
@@ -1309,6 +1331,88 @@ def contribution_record(
     )
     target = request.app.url_path_for("staff_contributions", slug=slug)
     return RedirectResponse(f"{target}?period={period}#h-{found.member_number}", status_code=303)
+
+
+@router.post("/{slug}/contributions/correct", name="staff_contribution_correct")
+def contribution_correct(
+    slug: str,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+    contribution: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    form_key: Annotated[str, Form()] = "",
+) -> Response:
+    """Correct a contribution recorded by mistake (the API's `POST .../contributions/{id}/
+    correction`, treasurer; once per form): the period is owed again."""
+    t = texts_for(request)
+    desk = open_desk(db_session, viewer, slug, Role.treasurer)
+    try:
+        contribution_id = uuid.UUID(contribution)
+    except ValueError:
+        raise PageNotFound() from None
+    original = db_session.get(Contribution, contribution_id)
+    if original is None or original.fund_id != desk.fund.id:
+        raise PageNotFound()
+    household = _household(db_session, desk, original.household_id)
+    form_key = form_key if valid_form_key(form_key) else new_form_key()
+    why = " ".join(reason.split())[:200]
+    if not why:
+        return _record_form(
+            request,
+            db_session,
+            desk,
+            household,
+            original.period,
+            error=t.gettext("Say why the contribution is corrected: it stays in the books."),
+            form_key=form_key,
+            status=422,
+        )
+    body = ContributionCorrectionIn(reason=why)
+
+    def work() -> tuple[int, Any]:
+        correction = contributions.correct_contribution(
+            db_session=db_session,
+            fund_id=desk.fund.id,
+            contribution_id=original.id,
+            reason=body.reason,
+            actor=viewer.principal.actor,
+            request_id=request.state.request_id,
+        )
+        return 201, ContributionOut.model_validate(correction, from_attributes=True)
+
+    done = once(
+        request,
+        db_session,
+        viewer,
+        form_key,
+        f"/api/v1/funds/{desk.fund.id}/contributions/{original.id}/correction",
+        body.model_dump(mode="json"),
+        work,
+    )
+    if isinstance(done, Refused):
+        return _record_form(
+            request,
+            db_session,
+            desk,
+            household,
+            original.period,
+            error=problem_message(t, done.problem),
+            status=done.problem.status,
+        )
+    flash(
+        request,
+        t.gettext(
+            "The contribution of %(amount)s for %(period)s is corrected (household %(number)s).",
+            amount=t.money(original.amount_cents),
+            number=household.member_number,
+            period=t.period(original.period),
+        ),
+    )
+    target = request.app.url_path_for("staff_contribution_record", slug=slug)
+    return RedirectResponse(
+        f"{target}?household={household.id}&period={original.period}", status_code=303
+    )
 
 
 def _waive_form(

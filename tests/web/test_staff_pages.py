@@ -420,6 +420,7 @@ def test_every_form_needs_the_session_token(
                 "received_on": "2026-01-05",
             },
         ),
+        (treasurer, "/contributions/correct", {"contribution": str(uuid.uuid4()), "reason": "x"}),
         (treasurer, "/issuance/dry-run", {"period": THIS}),
         (treasurer, "/issuance/run", {"period": THIS, "form_key": uuid.uuid4().hex}),
         (treasurer, "/close", {"period": PREVIOUS}),
@@ -890,6 +891,56 @@ def test_someone_moving_in_during_a_save_is_not_marked_as_left(
 
 
 # --- Contributions ------------------------------------------------------------------------
+
+
+def test_a_treasurer_corrects_a_contribution_recorded_by_mistake(
+    treasurer: TestClient, auditor: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    base = staffed.base
+    page = f"{base}/contributions/record?household={staffed.household.id}&period={THIS}"
+    shown = treasurer.get(page)
+    assert "Recorded for this month" in shown.text
+    assert "Recorded by mistake?" in shown.text
+    with Session(engine) as session:
+        (paid,) = session.exec(
+            select(Contribution).where(
+                col(Contribution.household_id) == staffed.household.id,
+                col(Contribution.period) == THIS,
+            )
+        ).all()
+    key = re.search(
+        rf'name="form_key" value="([0-9a-f]{{32}})">\s*<input type="hidden" name="contribution"'
+        rf' value="{paid.id}"',
+        shown.text,
+    ).group(1)  # type: ignore[union-attr]
+    data = {"csrf_token": csrf_of(shown.text), "form_key": key, "contribution": str(paid.id)}
+    url = f"{base}/contributions/correct"
+
+    blank = treasurer.post(url, data={**data, "reason": "  "})
+    assert blank.status_code == 422
+    assert "Say why" in alert_of(blank.text)
+    refused = auditor.post(url, data={**data, "csrf_token": csrf_of(auditor.get(base).text)})
+    assert refused.status_code == 403
+    done = treasurer.post(
+        url, data={**data, "reason": "Paid by the neighbour"}, follow_redirects=False
+    )
+    assert done.status_code == 303
+    after = treasurer.get(done.headers["location"])
+    assert "is corrected" in after.text
+    assert "Correction: Paid by the neighbour" in after.text
+    assert "Recorded by mistake?" not in after.text
+    assert re.search(r"Paid so far</dt><dd>€0.00", after.text)
+    # The same form again: corrected once.
+    again = treasurer.post(url, data={**data, "reason": "Paid by the neighbour"})
+    assert again.status_code in (200, 303)
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Contribution.amount_cents).where(
+                col(Contribution.household_id) == staffed.household.id,
+                col(Contribution.period) == THIS,
+            )
+        ).all()
+    assert sorted(rows) == [-paid.amount_cents, paid.amount_cents]
 
 
 def test_a_contribution_recorded_appears_once(
