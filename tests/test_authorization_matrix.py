@@ -244,6 +244,14 @@ MATRIX: list[tuple[str, str, str, Callable[[Fund], Any] | None, list[str]]] = [
         [ANON, NO, NO, NO, NO, NO, PASS, NO, NO, NO, NO, NO],
     ),
     (
+        "contributions: a household's month, recorded",
+        "GET",
+        "/api/v1/funds/{fund_id}/households/{household_id}/contributions"
+        f"?period={current_period()}",
+        None,
+        [ANON, NO, NO, NO, OK, NO, OK, OK, NO, NO, NO, NO],
+    ),
+    (
         "contributions: correct one",
         "POST",
         # No such contribution: the treasurer gets past authorisation, then 404.

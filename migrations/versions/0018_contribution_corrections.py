@@ -44,8 +44,18 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Corrections cannot be expressed before this revision: they go with it.
-    op.execute("DELETE FROM contribution WHERE corrects_id IS NOT NULL")
+    # Corrections cannot be expressed before this revision, and deleting them would leave
+    # their ledger reversals behind (the corrected months counted as paid again).
+    corrections = (
+        op.get_bind()
+        .execute(sa.text("SELECT count(*) FROM contribution WHERE corrects_id IS NOT NULL"))
+        .scalar_one()
+    )
+    if corrections:
+        raise RuntimeError(
+            f"{corrections} contribution correction(s) recorded: this database cannot go back"
+            " before revision 0018 without losing them."
+        )
     with op.batch_alter_table("contribution") as batch_op:
         batch_op.drop_constraint(batch_op.f("ck_contribution_amount_sign"), type_="check")
         batch_op.create_check_constraint(

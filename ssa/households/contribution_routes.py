@@ -13,6 +13,8 @@ from ssa.households.schemas import (
     ContributionCorrectionIn,
     ContributionIn,
     ContributionOut,
+    ContributionRecordOut,
+    ContributionRecordPage,
     ContributionStatusOut,
     ContributionStatusPage,
     GrantIn,
@@ -67,6 +69,36 @@ def record_contribution(
         body=body,
         work=work,
         required=True,
+    )
+
+
+@router.get(
+    "/households/{household_id}/contributions",
+    response_model=ContributionRecordPage,
+    responses={404: {"description": "household_not_found"}},
+)
+def household_contributions(
+    fund_id: uuid.UUID,
+    household_id: uuid.UUID,
+    period: PeriodQuery,
+    db_session: DbSession,
+    _principal: StaffReader,
+) -> ContributionRecordPage:
+    """What was recorded for a household's month, the oldest first, with the ids a
+    correction names (treasurer, coordinator, auditor): contributions, and corrections
+    with their negative amount and `corrects_id`."""
+    contributions.household_in_fund(db_session, fund_id, household_id)
+    rows = contributions.of_period(db_session=db_session, household_id=household_id, period=period)
+    return ContributionRecordPage(
+        items=[
+            ContributionRecordOut.model_validate(
+                {
+                    **ContributionOut.model_validate(row, from_attributes=True).model_dump(),
+                    "corrected": corrected,
+                }
+            )
+            for row, corrected in rows
+        ]
     )
 
 

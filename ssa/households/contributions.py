@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from ssa.audit.service import record
-from ssa.funds.service import current_period, get_fund
+from ssa.funds.service import FUND_TIMEZONE, current_period, get_fund
 from ssa.households.models import (
     Contribution,
     ContributionMethod,
@@ -59,7 +59,7 @@ class BankBalanceTooLow(Conflict):
     title = "The fund's bank account does not hold the contribution any more"
 
 
-def _household_in_fund(
+def household_in_fund(
     db_session: Session, fund_id: uuid.UUID, household_id: uuid.UUID
 ) -> Household:
     household = db_session.get(Household, household_id)
@@ -81,7 +81,7 @@ def record_contribution(
     request_id: str | None = None,
 ) -> Contribution:
     """Euros received from a household: bank debited, contribution income credited."""
-    household = _household_in_fund(db_session, fund_id, household_id)
+    household = household_in_fund(db_session, fund_id, household_id)
     bank = open_account(db_session=db_session, fund_id=fund_id, kind=AccountKind.bank)
     income = open_account(
         db_session=db_session, fund_id=fund_id, kind=AccountKind.contribution_income
@@ -113,7 +113,12 @@ def record_contribution(
         target_type="household",
         target_id=household.id,
         fund_id=fund_id,
-        after={"period": period, "amount_cents": amount_cents, "method": method.value},
+        after={
+            "contribution_id": contribution.id,
+            "period": period,
+            "amount_cents": amount_cents,
+            "method": method.value,
+        },
         request_id=request_id,
     )
     return contribution
@@ -143,7 +148,7 @@ def correct_contribution(
             "A contribution is corrected once, and a correction is not corrected: record"
             " the right contribution instead."
         )
-    household = _household_in_fund(db_session, fund_id, original.household_id)
+    household = household_in_fund(db_session, fund_id, original.household_id)
     try:
         posted = reverse_transaction(
             db_session=db_session,
@@ -153,9 +158,8 @@ def correct_contribution(
         )
     except InsufficientBalance as exc:
         raise BankBalanceTooLow(
-            "The bank account in the books holds less than this contribution: its euros"
-            " were spent. Record the euros paid back to the household first, or correct"
-            " after the next euros come in.",
+            "The bank account in the books holds less than this contribution (its euros"
+            " were spent): correct it once more euros have come in.",
             available_cents=exc.extra.get("available_cents", 0),
         ) from exc
     correction = Contribution(
@@ -164,7 +168,7 @@ def correct_contribution(
         period=original.period,
         amount_cents=-original.amount_cents,
         method=original.method,
-        received_on=utcnow().date(),
+        received_on=utcnow().astimezone(FUND_TIMEZONE).date(),
         transaction_id=posted.transaction_id,
         recorded_by=actor,
         corrects_id=original.id,
@@ -220,7 +224,7 @@ def waive(
     actor: str,
     request_id: str | None = None,
 ) -> ContributionWaiver:
-    household = _household_in_fund(db_session, fund_id, household_id)
+    household = household_in_fund(db_session, fund_id, household_id)
     existing = db_session.exec(
         select(ContributionWaiver).where(
             col(ContributionWaiver.household_id) == household.id,

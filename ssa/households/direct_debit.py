@@ -310,17 +310,21 @@ def _same_again(
     return again
 
 
-def _held_back(line: DirectDebitRunLine, owing: dict[uuid.UUID, Collection]) -> bool:
+def _held_back(
+    line: DirectDebitRunLine,
+    owing: dict[uuid.UUID, Collection],
+    sent_at: dict[uuid.UUID, datetime],
+) -> bool:
     """A returned debit whose reason says presenting it again would fail or be wrong
     (account closed, no mandate, refused by the debtor...), under a mandate not amended
-    or replaced since: its household waits for a new mandate."""
+    or replaced since the debit was sent: its household waits for a new mandate."""
     if line.returned_at is None or line.return_reason in RETRYABLE_RETURNS:
         return False
     now = owing.get(line.household_id)
     return (
         now is not None
         and now.mandate.id == line.mandate_id
-        and now.mandate.updated_at <= line.returned_at
+        and now.mandate.updated_at <= sent_at[line.run_id]
     )
 
 
@@ -351,7 +355,8 @@ def sepa_direct_debit(
     open_runs = _open_runs(db_session, fund_id, period)
     lines = run_lines(db_session, [r.id for r in open_runs])
     sent = {line.household_id for line in lines if line.returned_at is None}
-    sent |= {line.household_id for line in lines if _held_back(line, owing)}
+    sent_at = {run.id: run.created_at for run in open_runs}
+    sent |= {line.household_id for line in lines if _held_back(line, owing, sent_at)}
     returned = Counter(line.household_id for line in lines if line.returned_at is not None)
     found = [
         replace(c, attempt=1 + returned[c.household_id])

@@ -169,6 +169,14 @@ class ContributionOut(BaseModel):
     correction_reason: str | None = None
 
 
+class ContributionRecordOut(ContributionOut):
+    corrected: bool  # a correction undid it
+
+
+class ContributionRecordPage(BaseModel):
+    items: list[ContributionRecordOut]
+
+
 class ContributionCorrectionIn(Strict):
     """Why the contribution was recorded by mistake (kept in the books and the audit log)."""
 

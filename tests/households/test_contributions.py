@@ -324,6 +324,24 @@ def test_a_contribution_recorded_by_mistake_is_corrected_once(
         again = client.post(f"{url}/{target}/correction", json=reason, headers=keyed(treasurer))
         assert (again.status_code, again.json()["code"]) == (409, "contribution_already_corrected")
 
+    # The month's records, as staff read them: the contribution, corrected, and its
+    # correction.
+    records_url = f"/api/v1/funds/{fund_id}/households/{other['id']}/contributions"
+    for reader in (treasurer, coordinator, people.as_(("auditor", fund_id))):
+        listed = client.get(records_url, params={"period": period}, headers=reader)
+        assert listed.status_code == 200, listed.text
+        assert [(r["id"], r["amount_cents"], r["corrected"]) for r in listed.json()["items"]] == [
+            (wrong["id"], 2500, True),
+            (body["id"], -2500, False),
+        ]
+    elsewhere = new_fund(client, people)
+    hidden = client.get(
+        f"/api/v1/funds/{elsewhere}/households/{other['id']}/contributions",
+        params={"period": period},
+        headers=people.as_(("treasurer", elsewhere)),
+    )
+    assert hidden.status_code == 404
+
     # The period is owed again, the bank and the report as before, the books clean.
     assert paid_cents(other["id"]) == 0
     after = report(client, fund_id, treasurer, period)

@@ -1067,3 +1067,26 @@ def test_a_return_keeps_its_run_open_and_waits_for_a_new_mandate_when_final(
     }
     assert found[f"{closed['member_number']}-{period}-2"]["iban"] == OTHER_IBAN
     assert other["member_number"] not in again.text
+
+
+def test_a_mandate_amended_before_its_return_is_recorded_is_collected_again(
+    client: TestClient, people: People
+) -> None:
+    fund_id = sepa_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    treasurer = people.as_(("treasurer", fund_id))
+    period = current_period()
+    runs_url = f"/api/v1/funds/{fund_id}/direct-debit-runs"
+    household = register(client, fund_id, coordinator, household_body(chosen=2000))
+    put_mandate(client, household["id"], coordinator)
+    assert debit_file(client, fund_id, treasurer, period).status_code == 200
+    run = client.get(runs_url, params={"period": period}, headers=treasurer).json()["items"][0]
+    # The account closes; the household gives its new IBAN before the bank's notice of
+    # the return reaches the treasurer.
+    put_mandate(client, household["id"], coordinator, iban=OTHER_IBAN)
+    body = {"household_id": household["id"], "reason": "AC04"}
+    assert client.post(f"{runs_url}/{run['id']}/returns", json=body, headers=treasurer).json()
+    again = debit_file(client, fund_id, treasurer, period)
+    assert again.status_code == 200, again.text
+    found = debits(again.text)
+    assert found[f"{household['member_number']}-{period}-2"]["iban"] == OTHER_IBAN
