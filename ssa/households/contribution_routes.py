@@ -11,6 +11,7 @@ from ssa.auth.roles import Role
 from ssa.households import contributions
 from ssa.households.schemas import (
     ContributionCorrectionIn,
+    ContributionCorrectionOut,
     ContributionIn,
     ContributionOut,
     ContributionRecordOut,
@@ -105,10 +106,10 @@ def household_contributions(
 @router.post(
     "/contributions/{contribution_id}/correction",
     status_code=201,
-    response_model=ContributionOut,
+    response_model=ContributionCorrectionOut,
     responses={
         **MONEY_RESPONSES,
-        404: {"description": "contribution_not_found"},
+        404: {"description": "contribution_not_found, not_found (the replacement's household)"},
         409: {"description": "contribution_already_corrected, insufficient_bank_balance"},
     },
 )
@@ -122,18 +123,24 @@ def correct_contribution(
 ) -> JSONResponse:
     """Correct a contribution recorded by mistake (treasurer; Idempotency-Key): its ledger
     transaction is reversed and a correction with the opposite amount is recorded, so the
-    period is owed again; then record the right one. Once per contribution."""
+    period is owed again. With `replacement`, the contribution it should have been is
+    recorded in the same transaction (first, so the bank in the books never dips). Once
+    per contribution."""
 
-    def work() -> tuple[int, ContributionOut]:
-        correction = contributions.correct_contribution(
+    def work() -> tuple[int, ContributionCorrectionOut]:
+        correction, replaced = contributions.correct_contribution(
             db_session=db_session,
             fund_id=fund_id,
             contribution_id=contribution_id,
             reason=body.reason,
+            replacement=body.replacement,
             actor=principal.actor,
             request_id=request.state.request_id,
         )
-        return 201, ContributionOut.model_validate(correction, from_attributes=True)
+        answer = ContributionCorrectionOut.model_validate(correction, from_attributes=True)
+        if replaced is not None:
+            answer.replacement = ContributionOut.model_validate(replaced, from_attributes=True)
+        return 201, answer
 
     return idempotent(
         request=request,

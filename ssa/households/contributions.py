@@ -18,6 +18,7 @@ from ssa.households.models import (
     Household,
     HouseholdStatus,
 )
+from ssa.households.schemas import ContributionIn
 from ssa.households.service import HouseholdNotFound
 from ssa.ledger.errors import InsufficientBalance
 from ssa.ledger.models import (
@@ -131,12 +132,16 @@ def correct_contribution(
     contribution_id: uuid.UUID,
     reason: str,
     actor: str,
+    replacement: ContributionIn | None = None,
     request_id: str | None = None,
-) -> Contribution:
+) -> tuple[Contribution, Contribution | None]:
     """Correct a contribution recorded by mistake (wrong household, period or amount):
     the reversal of its ledger transaction (bank credited, contribution income debited)
     and a correction row with the opposite amount, so that the period is owed again.
-    The right contribution, if any, is then recorded as usual. Once per contribution."""
+    With `replacement` (the euros were received, for another household, period or
+    amount), that contribution is recorded first, in the same transaction, so the bank
+    in the books never holds less than it did. Once per contribution. Returns the
+    correction and the replacement."""
     original = db_session.get(Contribution, contribution_id, with_for_update=True)
     if original is None or original.fund_id != fund_id:
         raise ContributionNotFound()
@@ -149,6 +154,21 @@ def correct_contribution(
             " the right contribution instead."
         )
     household = household_in_fund(db_session, fund_id, original.household_id)
+    replaced = (
+        record_contribution(
+            db_session=db_session,
+            fund_id=fund_id,
+            household_id=replacement.household_id,
+            period=replacement.period,
+            amount_cents=replacement.amount_cents,
+            method=replacement.method,
+            received_on=replacement.received_on,
+            actor=actor,
+            request_id=request_id,
+        )
+        if replacement is not None
+        else None
+    )
     try:
         posted = reverse_transaction(
             db_session=db_session,
@@ -189,10 +209,11 @@ def correct_contribution(
             "amount_cents": correction.amount_cents,
             "reason": reason,
             "transaction_id": posted.transaction_id,
+            "replacement_id": replaced.id if replaced is not None else None,
         },
         request_id=request_id,
     )
-    return correction
+    return correction, replaced
 
 
 def of_period(

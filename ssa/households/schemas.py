@@ -178,9 +178,16 @@ class ContributionRecordPage(BaseModel):
 
 
 class ContributionCorrectionIn(Strict):
-    """Why the contribution was recorded by mistake (kept in the books and the audit log)."""
+    """Why the contribution was recorded by mistake (kept in the books and the audit log)
+    and, if the euros were received all the same, the contribution it should have been
+    (another household, period or amount): recorded in the same transaction."""
 
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    replacement: ContributionIn | None = None
+
+
+class ContributionCorrectionOut(ContributionOut):
+    replacement: ContributionOut | None = None
 
 
 class ContributionStatusOut(BaseModel):

@@ -1371,7 +1371,7 @@ def contribution_correct(
     body = ContributionCorrectionIn(reason=why)
 
     def work() -> tuple[int, Any]:
-        correction = contributions.correct_contribution(
+        correction, _ = contributions.correct_contribution(
             db_session=db_session,
             fund_id=desk.fund.id,
             contribution_id=original.id,

@@ -356,3 +356,54 @@ def test_a_contribution_recorded_by_mistake_is_corrected_once(
     assert (paid_cents(household["id"]), paid_cents(other["id"])) == (2500, 0)
     final = report(client, fund_id, treasurer, period)
     assert final["contributions_cents"] == before["contributions_cents"] + 2500
+
+
+def test_a_correction_records_the_right_contribution_in_the_same_transaction(
+    client: TestClient, people: People, engine: Engine
+) -> None:
+    fund_id = new_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    treasurer = people.as_(("treasurer", fund_id))
+    household = register(client, fund_id, coordinator)
+    other = register(client, fund_id, coordinator)
+    period = current_period()
+    url = f"/api/v1/funds/{fund_id}/contributions"
+
+    def keyed() -> dict[str, str]:
+        return {**treasurer, "Idempotency-Key": f"k-{uuid.uuid4()}"}
+
+    before = report(client, fund_id, treasurer, period)
+    typo = client.post(url, json=contribution(household["id"], amount=25_00), headers=keyed())
+    wrong = typo.json()
+    # 25.00 typed for 20.00, and it was the other household's: one request.
+    body = {
+        "reason": "Amount and household typed wrong",
+        "replacement": contribution(other["id"], amount=20_00),
+    }
+    # A replacement for a household of another fund: refused, nothing written.
+    elsewhere = new_fund(client, people)
+    stranger = register(client, elsewhere, people.as_(("coordinator", elsewhere)))
+    refused = client.post(
+        f"{url}/{wrong['id']}/correction",
+        json={**body, "replacement": contribution(stranger["id"])},
+        headers=keyed(),
+    )
+    assert refused.status_code == 404, refused.text
+    assert report(client, fund_id, treasurer, period)["contributions_cents"] == (
+        before["contributions_cents"] + 25_00
+    )
+
+    answer = client.post(f"{url}/{wrong['id']}/correction", json=body, headers=keyed())
+    assert answer.status_code == 201, answer.text
+    corrected = answer.json()
+    assert (corrected["amount_cents"], corrected["corrects_id"]) == (-25_00, wrong["id"])
+    replacement = corrected["replacement"]
+    assert (replacement["household_id"], replacement["amount_cents"]) == (other["id"], 20_00)
+    after = report(client, fund_id, treasurer, period)
+    assert after["contributions_cents"] == before["contributions_cents"] + 20_00
+    assert after["bank_cents"] == before["bank_cents"] + 20_00
+    rows = client.get(url, params={"period": period}, headers=treasurer).json()["items"]
+    paid = {r["household_id"]: r["paid_cents"] for r in rows}
+    assert (paid[household["id"]], paid[other["id"]]) == (0, 20_00)
+    with Session(engine) as session:
+        assert all(r.ok for r in check_ledger(db_session=session, fund_id=fund_id))
