@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import httpx
@@ -23,9 +24,14 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from ssa.auth.roles import Role
+from ssa.auth.service import create_user, grant_role
 from ssa.db import make_engine
-from ssa.households.models import Household
+from ssa.funds.service import current_period
+from ssa.households.contributions import record_contribution
+from ssa.households.models import Contribution, ContributionMethod, Household
 from ssa.households.service import set_pin
+from ssa.ledger.models import LedgerAccount
 from ssa.outlets.models import OutletCategory, OutletStatus
 from ssa.outlets.schemas import AddressIn, OutletIn
 from ssa.outlets.service import create_terminal, register_outlet, set_status
@@ -291,3 +297,70 @@ def test_concurrent_refunds_never_exceed_the_payment(shop: Shop, server: str) ->
         assert row.refunded_cents == 1_000
     check = ledger_check(shop.url)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+CORRECTIONS = 40
+
+
+def test_concurrent_corrections_of_a_contribution_reverse_it_once(shop: Shop, server: str) -> None:
+    """A contribution recorded by mistake, corrected by 40 requests at once (each with its
+    own key): one correction, the bank back by its amount once, the books clean."""
+    household = shop.households[0]
+    email = f"treasurer-{uuid.uuid4().hex[:8]}@example.org"
+    with Session(shop.engine, expire_on_commit=False) as session:
+        user = create_user(
+            db_session=session, email=email, display_name="Trésorière", password="a long pass 2026"
+        )
+        grant_role(
+            db_session=session,
+            actor="system:test",
+            user_id=user.id,
+            role=Role.treasurer,
+            fund_id=household.fund_id,
+        )
+        wrong = record_contribution(
+            db_session=session,
+            fund_id=household.fund_id,
+            household_id=household.id,
+            period=current_period(),
+            amount_cents=2_500,
+            method=ContributionMethod.transfer,
+            received_on=date.today(),
+            actor="system:test",
+        )
+        session.commit()
+    bank_before = bank_of(shop.engine, household.fund_id)
+    token = httpx.post(
+        f"{server}/api/v1/auth/token",
+        data={"grant_type": "password", "username": email, "password": "a long pass 2026"},
+        timeout=30,
+    )
+    assert token.status_code == 200, token.text
+    treasurer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    responses = fire(
+        server,
+        [treasurer],
+        [{"reason": "recorded twice"}] * CORRECTIONS,
+        path=f"/api/v1/funds/{household.fund_id}/contributions/{wrong.id}/correction",
+    )
+    seen = codes(responses)
+    assert seen == Counter(
+        {(201, "done"): 1, (409, "contribution_already_corrected"): CORRECTIONS - 1}
+    ), seen
+    assert bank_of(shop.engine, household.fund_id) == bank_before - 2_500
+    with Session(shop.engine) as session:
+        rows = session.exec(
+            select(Contribution.amount_cents).where(col(Contribution.household_id) == household.id)
+        ).all()
+    assert sorted(r for r in rows if abs(r) == 2_500) == [-2_500, 2_500]  # corrected once
+    check = ledger_check(shop.url)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def bank_of(engine: Engine, fund_id: uuid.UUID) -> int:
+    with Session(engine) as session:
+        return session.exec(
+            select(LedgerAccount.balance_cents).where(
+                col(LedgerAccount.fund_id) == fund_id, col(LedgerAccount.kind) == "bank"
+            )
+        ).one()
