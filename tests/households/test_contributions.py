@@ -49,6 +49,11 @@ def contributions_of(engine: Engine, household_id: str) -> int:
         ).one()
 
 
+def keyed(headers: dict[str, str]) -> dict[str, str]:
+    """`headers` with a fresh Idempotency-Key."""
+    return {**headers, "Idempotency-Key": f"k-{uuid.uuid4()}"}
+
+
 def test_a_contribution_is_idempotent_and_fills_the_bank(
     client: TestClient, people: People, engine: Engine
 ) -> None:
@@ -282,9 +287,6 @@ def test_a_contribution_recorded_by_mistake_is_corrected_once(
     period = current_period()
     url = f"/api/v1/funds/{fund_id}/contributions"
 
-    def keyed(headers: dict[str, str]) -> dict[str, str]:
-        return {**headers, "Idempotency-Key": f"k-{uuid.uuid4()}"}
-
     def paid_cents(household_id: str) -> int:
         rows = client.get(url, params={"period": period}, headers=treasurer).json()["items"]
         found: int = next(r["paid_cents"] for r in rows if r["household_id"] == household_id)
@@ -369,11 +371,10 @@ def test_a_correction_records_the_right_contribution_in_the_same_transaction(
     period = current_period()
     url = f"/api/v1/funds/{fund_id}/contributions"
 
-    def keyed() -> dict[str, str]:
-        return {**treasurer, "Idempotency-Key": f"k-{uuid.uuid4()}"}
-
     before = report(client, fund_id, treasurer, period)
-    typo = client.post(url, json=contribution(household["id"], amount=25_00), headers=keyed())
+    typo = client.post(
+        url, json=contribution(household["id"], amount=25_00), headers=keyed(treasurer)
+    )
     wrong = typo.json()
     # 25.00 typed for 20.00, and it was the other household's: one request.
     body = {
@@ -386,14 +387,14 @@ def test_a_correction_records_the_right_contribution_in_the_same_transaction(
     refused = client.post(
         f"{url}/{wrong['id']}/correction",
         json={**body, "replacement": contribution(stranger["id"])},
-        headers=keyed(),
+        headers=keyed(treasurer),
     )
     assert refused.status_code == 404, refused.text
     assert report(client, fund_id, treasurer, period)["contributions_cents"] == (
         before["contributions_cents"] + 25_00
     )
 
-    answer = client.post(f"{url}/{wrong['id']}/correction", json=body, headers=keyed())
+    answer = client.post(f"{url}/{wrong['id']}/correction", json=body, headers=keyed(treasurer))
     assert answer.status_code == 201, answer.text
     corrected = answer.json()
     assert (corrected["amount_cents"], corrected["corrects_id"]) == (-25_00, wrong["id"])

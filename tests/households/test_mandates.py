@@ -94,6 +94,13 @@ def problem(response: Any, status: int, code: str) -> dict[str, Any]:
     return body
 
 
+def mandated(client: TestClient, fund_id: uuid.UUID, coordinator: dict[str, str]) -> dict[str, Any]:
+    """A household owing 20 € a month, with a direct-debit mandate."""
+    made = register(client, fund_id, coordinator, household_body(chosen=2000))
+    put_mandate(client, made["id"], coordinator)
+    return made
+
+
 def next_period() -> str:
     return periods.shift(current_period(), 1)
 
@@ -675,12 +682,10 @@ def test_a_household_is_never_in_two_open_files_of_a_period(
             url, params={"period": for_period, "collection_date": when}, headers=treasurer
         )
 
-    def household() -> dict[str, Any]:
-        made = register(client, fund_id, coordinator, household_body(chosen=2000))
-        put_mandate(client, made["id"], coordinator)
-        return made
-
-    first_a, first_b = household(), household()
+    first_a, first_b = (
+        mandated(client, fund_id, coordinator),
+        mandated(client, fund_id, coordinator),
+    )
     first = download(in_a_week)
     assert first.status_code == 200, first.text
     assert first.headers["cache-control"] == "no-store"
@@ -694,7 +699,7 @@ def test_a_household_is_never_in_two_open_files_of_a_period(
     problem(download(in_ten_days), 409, "nothing_to_collect")
 
     # A newcomer owes: the next file debits the newcomer only, under a new message id.
-    newcomer = household()
+    newcomer = mandated(client, fund_id, coordinator)
     second = download(in_ten_days)
     assert second.status_code == 200, second.text
     assert set(debits_on(second.text)) == {f"{newcomer['member_number']}-{period}"}
@@ -912,17 +917,12 @@ def test_a_debit_the_bank_returned_is_collected_again_alone(
     period = current_period()
     runs_url = f"/api/v1/funds/{fund_id}/direct-debit-runs"
 
-    def household() -> dict[str, Any]:
-        made = register(client, fund_id, coordinator, household_body(chosen=2000))
-        put_mandate(client, made["id"], coordinator)
-        return made
-
     def last_run() -> dict[str, Any]:
         found = client.get(runs_url, params={"period": period}, headers=treasurer).json()
         item: dict[str, Any] = found["items"][0]
         return item
 
-    returned, kept = household(), household()
+    returned, kept = mandated(client, fund_id, coordinator), mandated(client, fund_id, coordinator)
     assert debit_file(client, fund_id, treasurer, period).status_code == 200
     run = last_run()
     url = f"{runs_url}/{run['id']}/returns"
@@ -998,12 +998,11 @@ def test_a_return_keeps_its_run_open_and_waits_for_a_new_mandate_when_final(
     period = current_period()
     runs_url = f"/api/v1/funds/{fund_id}/direct-debit-runs"
 
-    def household() -> dict[str, Any]:
-        made = register(client, fund_id, coordinator, household_body(chosen=2000))
-        put_mandate(client, made["id"], coordinator)
-        return made
-
-    closed, paid, other = household(), household(), household()
+    closed, paid, other = (
+        mandated(client, fund_id, coordinator),
+        mandated(client, fund_id, coordinator),
+        mandated(client, fund_id, coordinator),
+    )
     assert debit_file(client, fund_id, treasurer, period).status_code == 200
     run = client.get(runs_url, params={"period": period}, headers=treasurer).json()["items"][0]
     returns = f"{runs_url}/{run['id']}/returns"
