@@ -1,11 +1,15 @@
 """The migrations build the schema the models describe, on both engines, and undo it."""
 
+from collections.abc import Callable
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from ssa import migrations
 from ssa.models import metadata
+from ssa.settings import Settings
 
 
 def test_upgrade_matches_the_models_and_downgrade_removes_everything(
@@ -60,4 +64,56 @@ def test_ledger_accounts_leave_room_for_heap_only_balance_updates(database_url: 
             ).scalar_one()
         assert "fillfactor=50" in (options or [])
     finally:
+        engine.dispose()
+
+
+def test_a_database_with_corrections_does_not_go_back_before_them(
+    fresh_database_url: Callable[[], str],
+) -> None:
+    """0018's downgrade refuses while corrections exist (dropping them would leave their
+    reversals in the books) and leaves the database as it was."""
+    from fastapi.testclient import TestClient
+
+    from ssa.app import create_app
+    from tests.conftest import People
+    from tests.households.helpers import new_fund, register
+    from tests.households.test_contributions import contribution, keyed
+
+    url = fresh_database_url()
+    app = create_app(Settings(database_url=url))
+    engine = create_engine(url)
+    try:
+        people = People(app, app.state.engine)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            fund_id = new_fund(client, people)
+            coordinator = people.as_(("coordinator", fund_id))
+            treasurer = people.as_(("treasurer", fund_id))
+            household = register(client, fund_id, coordinator)
+            recorded = client.post(
+                f"/api/v1/funds/{fund_id}/contributions",
+                json=contribution(household["id"]),
+                headers=keyed(treasurer),
+            )
+            assert recorded.status_code == 201, recorded.text
+            corrected = client.post(
+                f"/api/v1/funds/{fund_id}/contributions/{recorded.json()['id']}/correction",
+                json={"reason": "Recorded twice"},
+                headers=keyed(treasurer),
+            )
+            assert corrected.status_code == 201, corrected.text
+        app.state.engine.dispose()
+
+        with pytest.raises(RuntimeError, match="1 contribution correction"):
+            migrations.downgrade(url, "0017")
+
+        assert migrations.current_revisions(engine) == migrations.head_revisions()
+        with engine.connect() as connection:
+            corrections = connection.execute(
+                text("SELECT count(*) FROM contribution WHERE corrects_id IS NOT NULL")
+            ).scalar_one()
+            columns = {c["name"] for c in inspect(connection).get_columns("contribution")}
+        assert corrections == 1
+        assert {"corrects_id", "correction_reason"} <= columns
+    finally:
+        app.state.engine.dispose()
         engine.dispose()
