@@ -8,7 +8,7 @@ never changed, because credits were issued under it (409 `policy_period_past`).
 import base64
 import binascii
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -76,6 +76,12 @@ class PolicyPeriodPast(Conflict):
 def current_period(now: datetime | None = None) -> str:
     """The fund's current month, 'YYYY-MM'."""
     return (now or utcnow()).astimezone(FUND_TIMEZONE).strftime("%Y-%m")
+
+
+def fund_today(now: datetime | None = None) -> date:
+    """The day it is in the fund's calendar (Paris), which the months follow: shortly
+    after midnight on the 1st, UTC is still in the month before."""
+    return (now or utcnow()).astimezone(FUND_TIMEZONE).date()
 
 
 # --- Bank details -----------------------------------------------------------------

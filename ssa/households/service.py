@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from ssa.audit.service import record
 from ssa.auth.service import create_user, find_user_by_email, invite
 from ssa.funds.models import FundPolicy
-from ssa.funds.service import current_period, get_fund, policy_for
+from ssa.funds.service import current_period, fund_today, get_fund, policy_for
 from ssa.households import rules
 from ssa.households.models import Household, HouseholdStatus, Person
 from ssa.households.numbers import next_member_number
@@ -178,7 +178,7 @@ def register(
         household_in.chosen_contribution_cents,
     )
     household_id = uuid.uuid4()
-    joined_on = today or utcnow().date()
+    joined_on = today or fund_today()
     account = open_account(
         db_session=db_session,
         fund_id=fund.id,
@@ -297,7 +297,7 @@ def _recompose(
     tokens = {}
     for person_id, person in existing.items():
         if person_id not in kept:
-            person.left_on = utcnow().date()
+            person.left_on = fund_today()
             db_session.add(person)
     for person_in in persons:
         if person_in.id is None:

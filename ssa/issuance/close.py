@@ -10,7 +10,7 @@ from sqlmodel import Session, col
 
 from ssa.audit.service import record
 from ssa.funds.models import Rollover
-from ssa.funds.service import get_fund, policy_for
+from ssa.funds.service import fund_today, get_fund, policy_for
 from ssa.households.models import Household
 from ssa.issuance.models import HouseholdIssuance, PeriodClose
 from ssa.ledger.models import (
@@ -49,8 +49,12 @@ def close_period(
 ) -> CloseSummary:
     """Expire what the rollover policy does not carry over; a second close changes nothing."""
     get_fund(db_session=db_session, fund_id=fund_id)
-    if period > (today or utcnow().date()).strftime("%Y-%m"):
-        raise PeriodNotClosable(f"{period} has not started yet.")
+    this_month = (today or fund_today()).strftime("%Y-%m")
+    if period >= this_month:
+        # Households may still spend this month's credits until its last day.
+        raise PeriodNotClosable(
+            f"{period} has not ended yet: a month is closed from the 1st of the next."
+        )
     connection = db_session.connection()
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     close_id = uuid.uuid4()

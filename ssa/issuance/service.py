@@ -37,7 +37,7 @@ from sqlmodel import Session, col
 
 from ssa.audit.service import record
 from ssa.funds.models import FirstPeriod, FundPolicy
-from ssa.funds.service import current_period, get_fund, policy_for
+from ssa.funds.service import current_period, fund_today, get_fund, policy_for
 from ssa.households.models import Contribution, ContributionWaiver, Household, Person
 from ssa.issuance import periods
 from ssa.issuance.models import HouseholdIssuance, PeriodClose
@@ -50,7 +50,6 @@ from ssa.ledger.models import (
 )
 from ssa.ledger.service import apply_postings_to_balances, open_account, seal_transaction
 from ssa.problems import Conflict
-from ssa.timeutil import utcnow
 
 # Memory for each sort or hash of a run's statements (this transaction only). Measured
 # with bench/issuance.py, 200,000 households: the eligibility took 2.6 s with 4 MB and
@@ -128,8 +127,8 @@ def _dues(fund_id: uuid.UUID, window: list[str]) -> Any:
 
 
 def eligibility(fund_id: uuid.UUID, period: str, policy: FundPolicy) -> Select[Any]:
-    """Every household of the fund that has not left: its allowance
-    for `period` and, when it is not to be issued, why (NULL when it is)."""
+    """Every household of the fund that has not left and had joined by `period`: its
+    allowance for `period` and, when it is not to be issued, why (NULL when it is)."""
     start = periods.first_day(period)
     child_cutoff = periods.years_before(start, policy.child_age_limit)
     composition = (
@@ -210,7 +209,12 @@ def eligibility(fund_id: uuid.UUID, period: str, policy: FundPolicy) -> Select[A
         .outerjoin(composition, composition.c.household_id == col(Household.id))
         .outerjoin(dues, dues.c.household_id == col(Household.id))
         .outerjoin(issued, issued.c.household_id == col(Household.id))
-        .where(col(Household.fund_id) == fund_id, col(Household.status) != "left")
+        .where(
+            col(Household.fund_id) == fund_id,
+            col(Household.status) != "left",
+            # Members in that month: a household is not owed the months before it joined.
+            col(Household.joined_period) <= period,
+        )
     )
 
 
@@ -271,7 +275,7 @@ def issue_period(
 ) -> IssuanceSummary:
     """Issue `period` to every eligible household not yet issued; list the others."""
     get_fund(db_session=db_session, fund_id=fund_id)
-    check_issuable(db_session, fund_id, period, today or utcnow().date())
+    check_issuable(db_session, fund_id, period, today or fund_today())
     policy = policy_for(db_session=db_session, fund_id=fund_id, period=period)
     connection = db_session.connection()
     if connection.dialect.name == "postgresql":

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from ssa.auth.deps import DbSession
 from ssa.auth.roles import Role
 from ssa.funds.models import Rollover
-from ssa.funds.service import current_period, policy_for
+from ssa.funds.service import current_period, fund_today, policy_for
 from ssa.households import contributions
 from ssa.households.models import Household
 from ssa.households.schemas import GrantIn, GrantOut
@@ -31,7 +31,6 @@ from ssa.payouts.models import PayoutStatus
 from ssa.payouts.schemas import PayoutIn, PayoutOut
 from ssa.payouts.sepa import sepa_credit_transfer
 from ssa.reports.service import coverage_ratio
-from ssa.timeutil import utcnow
 from ssa.web.access import CurrentViewer, PageNotFound
 from ssa.web.forms import Refused, attempt, new_form_key, problem_message, valid_form_key
 from ssa.web.i18n import Texts, texts_for
@@ -312,7 +311,8 @@ def issuance_run(
 
 
 def _closable_periods() -> list[str]:
-    return recent_periods(back=12)
+    """The twelve months before this one: a month is closed once it has ended."""
+    return recent_periods(back=12)[1:]
 
 
 def _close_page(
@@ -715,7 +715,7 @@ def _grants_page(
             or {
                 "funder": "",
                 "amount": "",
-                "received_on": utcnow().date().isoformat(),
+                "received_on": fund_today().isoformat(),
                 "reference": "",
             },
             errors=errors or {},

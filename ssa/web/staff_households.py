@@ -21,7 +21,7 @@ from starlette.datastructures import FormData
 
 from ssa.auth.deps import DbSession
 from ssa.auth.roles import Role
-from ssa.funds.service import current_period, policy_for
+from ssa.funds.service import current_period, fund_today, policy_for
 from ssa.households import contributions, direct_debit, rules, service, views
 from ssa.households.models import (
     Contribution,
@@ -44,7 +44,6 @@ from ssa.households.schemas import (
 )
 from ssa.pagination import decode_cursor, encode_cursor
 from ssa.problems import Conflict
-from ssa.timeutil import utcnow
 from ssa.web.access import CurrentViewer, PageNotFound
 from ssa.web.forms import Refused, attempt, new_form_key, problem_message, valid_form_key
 from ssa.web.i18n import Texts, texts_for
@@ -1166,7 +1165,7 @@ def _record_form(
             or {
                 "amount": euros_input(left) if left else "",
                 "method": ContributionMethod.transfer.value,
-                "received_on": utcnow().date().isoformat(),
+                "received_on": fund_today().isoformat(),
             },
             methods=[(m.value, label(t, CONTRIBUTION_METHODS, m)) for m in ContributionMethod],
             periods=recent_periods(back=12, ahead=1),

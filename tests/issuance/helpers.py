@@ -53,7 +53,10 @@ def add_household(
     chosen_cents: int | None = None,
     joined_on: date | None = None,
     paid: tuple[str, ...] = (PREVIOUS, THIS),
+    registered_today: bool = False,
 ) -> Household:
+    """A household registered, by default, on the 1st of last month (`registered_today`:
+    on the day the service's clock says), having paid `paid`."""
     births = births or [ADULT]
     if chosen_cents is None:  # the gironde minimum for the household's size
         chosen_cents = 1_000 + 500 * (len(births) - 1)
@@ -77,7 +80,7 @@ def add_household(
             ),
             actor="system:test",
             settings=Settings(),
-            today=joined_on or periods.first_day(PREVIOUS),
+            today=None if registered_today else joined_on or periods.first_day(PREVIOUS),
         )
         for period in paid:
             pay(session, fund, household, period, chosen_cents)

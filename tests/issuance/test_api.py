@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from tests.conftest import People
-from tests.issuance.helpers import NEXT, THIS, add_household, make_fund
+from tests.issuance.helpers import NEXT, PREVIOUS, THIS, add_household, make_fund
 
 
 def test_issue_close_and_report_over_http(
@@ -47,20 +47,30 @@ def test_issue_close_and_report_over_http(
     assert report["coverage_ratio"] == round(report["bank_cents"] / 75_000, 4)
     assert report["runway_periods"] == round((report["bank_cents"] - 75_000) / 75_000, 2)
 
-    closed = client.post(f"{base}/periods/{THIS}/close", headers=treasurer)
+    # This month is spent until its last day: it cannot be closed yet. Last month can
+    # (issued late here: the households joined then), leaving this month's credits.
+    early = client.post(f"{base}/periods/{THIS}/close", headers=treasurer)
+    assert early.status_code == 409
+    assert early.json()["code"] == "period_not_closable"
+    late = client.post(f"{base}/issuances", json={"period": PREVIOUS}, headers=treasurer)
+    # All six: the unpaid household is still within the grace for last month.
+    assert late.json()["total_cents"] == 90_000
+    closed = client.post(f"{base}/periods/{PREVIOUS}/close", headers=treasurer)
     assert closed.status_code == 200
     assert closed.json() == {
-        "period": THIS,
-        "expired_cents": 25_000,
-        "households": 5,
+        "period": PREVIOUS,
+        # Five hold 30,000, 15,000 of them this month's; the sixth 15,000; 10,000 kept.
+        "expired_cents": 30_000,
+        "households": 6,
         "already_closed": False,
     }
-    assert client.post(f"{base}/periods/{THIS}/close", headers=treasurer).json()["already_closed"]
-    refused = client.post(f"{base}/issuances", json={"period": THIS}, headers=treasurer)
+    again = client.post(f"{base}/periods/{PREVIOUS}/close", headers=treasurer)
+    assert again.json()["already_closed"]
+    refused = client.post(f"{base}/issuances", json={"period": PREVIOUS}, headers=treasurer)
     assert refused.status_code == 409
     assert refused.json()["code"] == "period_not_issuable"
-    after = client.get(f"{base}/report", params={"period": THIS}, headers=treasurer).json()
-    assert after["expired_cents"] == 25_000
+    after = client.get(f"{base}/report", params={"period": PREVIOUS}, headers=treasurer).json()
+    assert after["expired_cents"] == 30_000
     check = client.get(f"{base}/ledger/check", headers=treasurer).json()
     assert check["ok"], check
 
@@ -105,7 +115,10 @@ def test_the_cli_issues_like_the_api(database_url: str, engine: Engine) -> None:
     again = ssa("issue", "--fund", fund.slug, "--period", THIS)
     assert "issued 0.00 EUR to 0 households" in again.stdout
     assert "skipped 1: already_issued" in again.stdout
-    closed = ssa("close-period", "--fund", fund.slug, "--period", THIS)
+    early = ssa("close-period", "--fund", fund.slug, "--period", THIS)
+    assert early.returncode != 0
+    assert "has not ended yet" in early.stdout + early.stderr
+    closed = ssa("close-period", "--fund", fund.slug, "--period", PREVIOUS)
     assert closed.returncode == 0
     assert "closed" in closed.stdout
     bad = ssa("issue", "--fund", fund.slug, "--period", "2026-13")

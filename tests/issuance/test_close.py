@@ -2,6 +2,7 @@
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -17,8 +18,14 @@ from tests.issuance.test_issuance import books_clean, issue
 
 
 def close(engine: Engine, fund: Fund, period: str = THIS) -> CloseSummary:
+    """Close `period` on the 1st of the month after it (a month is closed once ended)."""
     with unit_of_work(engine) as session:
-        return close_period(db_session=session, fund_id=fund.id, period=period)
+        return close_period(
+            db_session=session,
+            fund_id=fund.id,
+            period=period,
+            today=periods.first_day(periods.shift(period, 1)),
+        )
 
 
 def test_full_rollover_keeps_everything(engine: Engine) -> None:
@@ -57,10 +64,23 @@ def test_capped_rollover_expires_only_what_is_above_the_cap(engine: Engine) -> N
     assert books_clean(engine, fund)
 
 
-def test_a_period_not_yet_started_cannot_be_closed(engine: Engine) -> None:
-    fund = make_fund(engine)
-    with pytest.raises(PeriodNotClosable):
-        close(engine, fund, periods.shift(THIS, 1))
+def test_a_month_is_closed_only_once_it_has_ended(engine: Engine) -> None:
+    """Households spend a month's credits until its last day (in Paris)."""
+    fund = make_fund(engine, rollover="none")
+    household = add_household(engine, fund)
+    issue(engine, fund)
+    last_day = periods.first_day(periods.shift(THIS, 1)) - timedelta(days=1)
+    for period, today in [
+        (THIS, last_day),
+        (THIS, periods.first_day(THIS)),
+        (periods.shift(THIS, 1), last_day),
+    ]:
+        with pytest.raises(PeriodNotClosable), unit_of_work(engine) as session:
+            close_period(db_session=session, fund_id=fund.id, period=period, today=today)
+    with pytest.raises(PeriodNotClosable), unit_of_work(engine) as session:
+        close_period(db_session=session, fund_id=fund.id, period=THIS)  # today
+    assert credits(engine, household) == 15_000
+    assert close(engine, fund).expired_cents == 15_000  # on the 1st of next month
 
 
 @pytest.mark.slow

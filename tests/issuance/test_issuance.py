@@ -2,7 +2,7 @@
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -11,7 +11,9 @@ from sqlmodel import Session, col
 
 from ssa.db import make_engine, unit_of_work
 from ssa.funds.models import Fund
+from ssa.funds.service import FUND_TIMEZONE, fund_today
 from ssa.issuance import periods
+from ssa.issuance.close import close_period
 from ssa.issuance.models import HouseholdIssuance
 from ssa.issuance.service import (
     InsufficientCoverage,
@@ -22,6 +24,7 @@ from ssa.issuance.service import (
 from ssa.ledger.check import check_ledger
 from ssa.ledger.models import LedgerTransaction
 from ssa.settings import Settings
+from ssa.timeutil import clock_at
 from tests.issuance.helpers import (
     ADULT,
     NEXT,
@@ -263,3 +266,41 @@ def test_periods_that_cannot_be_issued(engine: Engine) -> None:
     with pytest.raises(PeriodNotIssuable):
         issue(engine, fund, periods.shift(THIS, 2))
     assert issue(engine, fund, NEXT, dry_run=True).period == NEXT
+
+
+def test_a_household_is_not_owed_the_months_before_it_joined(engine: Engine) -> None:
+    """A late run (late payers) does not reach households that joined after the month:
+    they are not the fund's members then, so neither issued nor listed as skipped."""
+    fund = make_fund(engine)
+    member = add_household(engine, fund)  # joined last month
+    newcomer = add_household(engine, fund, joined_on=periods.first_day(THIS), paid=(THIS,))
+    late = issue(engine, fund, PREVIOUS)
+    assert late.households_issued == 1
+    assert late.skipped == []
+    assert credits(engine, member) == 15_000
+    assert credits(engine, newcomer) == 0
+    long_ago = issue(engine, fund, "2020-01")
+    assert (long_ago.households_issued, long_ago.skipped) == (0, [])
+    assert issue(engine, fund).households_issued == 2  # this month: both
+    assert credits(engine, newcomer) == 15_000
+    assert books_clean(engine, fund)
+
+
+def test_the_months_follow_the_funds_calendar_not_utc(engine: Engine) -> None:
+    """At 00:30 in Paris on the 1st it is still the month before in UTC: a household
+    registered then joins the new month, which can be issued, and the month that just
+    ended can be closed."""
+    new_month = periods.first_day(NEXT)
+    just_after_midnight = datetime.combine(new_month, time(0, 30), tzinfo=FUND_TIMEZONE)
+    assert just_after_midnight.astimezone(UTC).month != new_month.month
+    fund = make_fund(engine)
+    with clock_at(just_after_midnight):
+        assert fund_today() == new_month
+        household = add_household(engine, fund, registered_today=True, paid=(NEXT,))
+        assert (household.joined_on, household.joined_period) == (new_month, NEXT)
+        # The month after the new one is "next month" now: it can be issued.
+        ahead = issue(engine, fund, periods.shift(NEXT, 1), dry_run=True)
+        assert ahead.households_issued == 1
+        with unit_of_work(engine) as session:
+            summary = close_period(db_session=session, fund_id=fund.id, period=THIS)
+        assert not summary.already_closed
