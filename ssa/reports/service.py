@@ -18,7 +18,7 @@ from ssa.ledger.models import (
     Side,
     TransactionKind,
 )
-from ssa.reports.spending import spending_by_category
+from ssa.reports.spending import households_spending_in, spending_by_category
 
 # Aggregates over fewer households than this are not shown.
 MIN_GROUP = 5
@@ -150,11 +150,7 @@ def period_report(*, db_session: Session, fund_id: uuid.UUID, period: str) -> Re
     held, owed = coverage(db_session, fund_id)
     issued = moves.get(("issuance", "household_credits", "credit"), 0)
     monthly_rate = issued or _last_issuance(db_session, fund_id)
-    categories = [
-        {"category": category, "households": households, "spent_cents": cents}
-        for category, households, cents in spending_by_category(db_session, fund_id, period)
-        if households >= MIN_GROUP
-    ]
+    categories = _shown_categories(db_session, fund_id, period)
     return Report(
         period=period,
         households_active=int(active),
@@ -174,6 +170,28 @@ def period_report(*, db_session: Session, fund_id: uuid.UUID, period: str) -> Re
         runway_periods=runway_periods(held, owed, monthly_rate),
         spending_by_category=categories,
     )
+
+
+def _shown_categories(db_session: Session, fund_id: uuid.UUID, period: str) -> list[dict[str, Any]]:
+    """Spending by category, without any group of fewer than MIN_GROUP households.
+
+    A category of fewer households is held back; and since the total spent is shown, what
+    the held-back categories add up to is the total less the shown ones: the smallest
+    shown categories are held back with them until those cover MIN_GROUP households.
+    """
+    rows = list(spending_by_category(db_session, fund_id, period))
+    hidden = [category for category, households, _ in rows if households < MIN_GROUP]
+    shown = sorted(
+        (row for row in rows if row[1] >= MIN_GROUP), key=lambda row: (row[1], row[2], row[0])
+    )
+    while (
+        hidden and shown and households_spending_in(db_session, fund_id, period, hidden) < MIN_GROUP
+    ):
+        hidden.append(shown.pop(0)[0])
+    return [
+        {"category": category, "households": households, "spent_cents": cents}
+        for category, households, cents in sorted(shown)
+    ]
 
 
 def _last_issuance(db_session: Session, fund_id: uuid.UUID) -> int:

@@ -1,10 +1,11 @@
 """Spending by outlet category for the fund report: payments less refunds, per category.
 
-The report itself drops categories with fewer than five households (MIN_GROUP).
+The report itself holds back categories with fewer than five households (MIN_GROUP),
+and as many others as it takes for what they add up to to cover five too.
 """
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -44,3 +45,19 @@ def spending_by_category(
         (str(category), int(households), int(cents) - refunds.get(str(category), 0))
         for category, households, cents in paid
     )
+
+
+def households_spending_in(
+    db_session: Session, fund_id: uuid.UUID, period: str, categories: Collection[str]
+) -> int:
+    """How many households paid at outlets of any of `categories` in the period."""
+    count = db_session.exec(
+        select(func.count(func.distinct(col(Payment.household_id))))
+        .join(Outlet, col(Outlet.id) == col(Payment.outlet_id))
+        .where(
+            col(Payment.fund_id) == fund_id,
+            col(Payment.period) == period,
+            col(Outlet.category).in_(categories),
+        )
+    ).one()
+    return int(count)

@@ -17,7 +17,7 @@ from ssa.outlets.service import register_outlet, set_status
 from ssa.payments import requests
 from ssa.payments.service import refund
 from ssa.reports.service import MIN_GROUP
-from ssa.reports.spending import spending_by_category
+from ssa.reports.spending import households_spending_in, spending_by_category
 from tests.conftest import People
 from tests.issuance.helpers import add_household, make_fund
 from tests.issuance.test_issuance import issue
@@ -70,16 +70,17 @@ def test_categories_of_fewer_than_five_households_are_hidden(
     client: TestClient, engine: Engine, people: People, app: Any
 ) -> None:
     fund = make_fund(engine)
-    households = [add_household(engine, fund) for _ in range(MIN_GROUP + 1)]
+    households = [add_household(engine, fund) for _ in range(2 * MIN_GROUP + 1)]
     issue(engine, fund)
     market = accredited_outlet(engine, fund, OutletCategory.market_stall)
     bakery = accredited_outlet(engine, fund, OutletCategory.bakery)
+    butcher = accredited_outlet(engine, fund, OutletCategory.butcher)
 
     # Five households at the market (one of them twice), two at the bakery.
     market_payments = [spend(engine, h, market, 1_000) for h in households[:MIN_GROUP]]
     spend(engine, households[0], market, 500)
     spend(engine, households[4], bakery, 300)
-    spend(engine, households[5], bakery, 700)
+    spend(engine, households[10], bakery, 700)
     with unit_of_work(engine) as session:
         refund(
             db_session=session,
@@ -96,15 +97,32 @@ def test_categories_of_fewer_than_five_households_are_hidden(
     assert rows == [("bakery", 2, 1_000), ("market_stall", MIN_GROUP, 5_300)]
 
     coordinator = people.as_(("coordinator", fund.id))
-    report = client.get(
-        f"/api/v1/funds/{fund.id}/report", params={"period": period}, headers=coordinator
-    )
-    assert report.status_code == 200, report.text
-    assert report.json()["spending_by_category"] == [
+
+    def report() -> dict[str, Any]:
+        got = client.get(
+            f"/api/v1/funds/{fund.id}/report", params={"period": period}, headers=coordinator
+        )
+        assert got.status_code == 200, got.text
+        body: dict[str, Any] = got.json()
+        return body
+
+    # The market alone shown would give the bakery's two households away: the total
+    # spent less the refunds less the market. So it is held back too.
+    first = report()
+    assert (first["spent_cents"], first["refunded_cents"]) == (6_500, 200)
+    assert first["spending_by_category"] == []
+
+    # Five other households at the butcher's: held back with the bakery (the smallest),
+    # the seven households of both cover the difference; the market is shown.
+    for household in households[MIN_GROUP : 2 * MIN_GROUP]:
+        spend(engine, household, butcher, 400)
+    second = report()
+    assert second["spent_cents"] == 8_500
+    assert second["spending_by_category"] == [
         {"category": "market_stall", "households": MIN_GROUP, "spent_cents": 5_300}
     ]
-    assert report.json()["spent_cents"] == 6_500
-    assert report.json()["refunded_cents"] == 200
+    with Session(engine) as session:
+        assert households_spending_in(session, fund.id, period, ["bakery", "butcher"]) == 7
 
     # Another fund's spending is not counted here.
     with Session(engine) as session:
