@@ -7,6 +7,7 @@ from ssa.db import metadata
 from ssa.funds.models import Fund, FundPolicy
 from ssa.households.models import (
     Contribution,
+    ContributionChange,
     ContributionWaiver,
     DirectDebitMandate,
     DirectDebitRun,
@@ -27,6 +28,7 @@ __all__ = [
     "Ballot",
     "CommitteeDraw",
     "Contribution",
+    "ContributionChange",
     "ContributionWaiver",
     "DirectDebitMandate",
     "DirectDebitRun",

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from ssa.audit.service import record
 from ssa.funds.service import FUND_TIMEZONE, current_period, get_fund
+from ssa.households.dues import dues
 from ssa.households.models import (
     Contribution,
     ContributionMethod,
@@ -429,15 +430,16 @@ def statuses(
         ).all()
     )
     today = current_period()
+    due = dues(db_session, households, [period])
     return [
         ContributionStatus(
             household_id=h.id,
             member_number=h.member_number,
             period=period,
-            due_cents=h.chosen_contribution_cents,
+            due_cents=due[h.id, period],
             paid_cents=int(paid.get(h.id, 0)),
             status=status_of(
-                due_cents=h.chosen_contribution_cents,
+                due_cents=due[h.id, period],
                 paid_cents=int(paid.get(h.id, 0)),
                 waived=h.id in waived,
                 period=period,
@@ -472,15 +474,16 @@ def household_statuses(
         ).all()
     )
     today = current_period()
+    due = dues(db_session, [household], wanted)
     return [
         ContributionStatus(
             household_id=household.id,
             member_number=household.member_number,
             period=period,
-            due_cents=household.chosen_contribution_cents,
+            due_cents=due[household.id, period],
             paid_cents=int(paid.get(period, 0)),
             status=status_of(
-                due_cents=household.chosen_contribution_cents,
+                due_cents=due[household.id, period],
                 paid_cents=int(paid.get(period, 0)),
                 waived=period in waived,
                 period=period,

@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    ForeignKeyConstraint,
     Index,
     String,
     UniqueConstraint,
@@ -155,6 +156,32 @@ class ContributionWaiver(SQLModel, table=True):
     reason: str = Field(max_length=500)
     granted_by: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ContributionChange(SQLModel, table=True):
+    """A household's chosen contribution changed from `from_period` on: before it, back
+    to the previous change (or to joining), `previous_cents` was due each month.
+
+    The household's `chosen_contribution_cents` is what is due from its latest change on;
+    a month is owed what was agreed for it, so a later change does not make a month paid
+    in full late, nor one left unpaid settled.
+    """
+
+    __tablename__ = "contribution_change"
+    __table_args__ = (
+        UniqueConstraint("household_id", "from_period"),
+        CheckConstraint("previous_cents >= 0", name="previous_non_negative"),
+        ForeignKeyConstraint(["household_id", "fund_id"], ["household.id", "household.fund_id"]),
+        Index("ix_contribution_change_fund_period", "fund_id", "from_period"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    fund_id: uuid.UUID
+    household_id: uuid.UUID
+    from_period: str = Field(max_length=7)
+    previous_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    changed_by: str = Field(max_length=200)
+    changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class MandateStatus(StrEnum):

@@ -16,6 +16,7 @@ from ssa.auth.service import create_user, find_user_by_email, invite
 from ssa.funds.models import FundPolicy
 from ssa.funds.service import current_period, fund_today, get_fund, policy_for
 from ssa.households import rules
+from ssa.households.dues import change_chosen_contribution
 from ssa.households.models import Household, HouseholdStatus, Person
 from ssa.households.numbers import next_member_number
 from ssa.households.schemas import AddressIn, DeclaredIn, HouseholdIn, HouseholdPatch, PersonIn
@@ -264,7 +265,9 @@ def update(
         household.other_fixed_costs_cents = patch.declared.other_fixed_costs_cents
         household.food_budget_cents = patch.declared.food_budget_cents
     if patch.chosen_contribution_cents is not None:
-        household.chosen_contribution_cents = patch.chosen_contribution_cents
+        change_chosen_contribution(
+            db_session, household=household, cents=patch.chosen_contribution_cents, actor=actor
+        )
     if patch.status is not None:
         household.status = patch.status
     db_session.add(household)

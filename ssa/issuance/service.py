@@ -38,6 +38,7 @@ from sqlmodel import Session, col
 from ssa.audit.service import record
 from ssa.funds.models import FirstPeriod, FundPolicy
 from ssa.funds.service import current_period, fund_today, get_fund, policy_for
+from ssa.households.dues import window_dues
 from ssa.households.models import Contribution, ContributionWaiver, Household, Person
 from ssa.issuance import periods
 from ssa.issuance.models import HouseholdIssuance, PeriodClose
@@ -161,19 +162,27 @@ def eligibility(fund_id: uuid.UUID, period: str, policy: FundPolicy) -> Select[A
         (case((col(Household.joined_period) <= w, 1), else_=0) for w in window), literal(0)
     )
     # A period is settled when it is waived or paid in full (no household row in `dues`:
-    # nothing settled).
+    # nothing settled), what was agreed for it: the chosen amount unless it changed after.
     dues = _dues(fund_id, window)
+    changed = window_dues(fund_id, window)
     chosen = col(Household.chosen_contribution_cents)
     settled = sum(
         (
             case(
-                (or_(dues.c[f"waived_{i}"] == 1, dues.c[f"paid_{i}"] >= chosen), 1),
+                (
+                    or_(
+                        dues.c[f"waived_{i}"] == 1,
+                        dues.c[f"paid_{i}"] >= func.coalesce(changed.c[f"due_{i}"], chosen),
+                    ),
+                    1,
+                ),
                 else_=0,
             )
             for i in range(len(window))
         ),
         literal(0),
     )
+    owes = or_(chosen > 0, *(changed.c[f"due_{i}"] > 0 for i in range(len(window))))
     unpaid = counted - settled
     # The period's issuances, read once through a join: a correlated EXISTS would be
     # re-run per household against the table the same statement inserts into.
@@ -195,7 +204,7 @@ def eligibility(fund_id: uuid.UUID, period: str, policy: FundPolicy) -> Select[A
         (already, "already_issued"),
         (col(Household.status) != "active", "suspended"),
         (dormant, "dormant"),
-        (and_(col(Household.chosen_contribution_cents) > 0, unpaid > grace), "contribution_unpaid"),
+        (and_(owes, unpaid > grace), "contribution_unpaid"),
         (or_(amount <= 0, amount < policy.min_issuance_cents), "below_minimum"),
         else_=None,
     )
@@ -208,6 +217,7 @@ def eligibility(fund_id: uuid.UUID, period: str, policy: FundPolicy) -> Select[A
         .select_from(Household)
         .outerjoin(composition, composition.c.household_id == col(Household.id))
         .outerjoin(dues, dues.c.household_id == col(Household.id))
+        .outerjoin(changed, changed.c.household_id == col(Household.id))
         .outerjoin(issued, issued.c.household_id == col(Household.id))
         .where(
             col(Household.fund_id) == fund_id,
