@@ -20,6 +20,8 @@ from ssa.households.dues import change_chosen_contribution
 from ssa.households.models import Household, HouseholdStatus, Person
 from ssa.households.numbers import next_member_number
 from ssa.households.schemas import AddressIn, DeclaredIn, HouseholdIn, HouseholdPatch, PersonIn
+from ssa.issuance import periods as months
+from ssa.issuance.models import HouseholdIssuance
 from ssa.ledger.models import AccountKind
 from ssa.ledger.service import open_account
 from ssa.problems import Conflict, NotFound, Problem
@@ -109,10 +111,31 @@ def address_of(household: Household) -> AddressIn:
     )
 
 
+def allowance_period(db_session: Session, household: Household) -> str:
+    """The first month, from this one, not yet issued to the household: the one a change
+    of composition applies from."""
+    period = current_period()
+    issued = set(
+        db_session.connection()
+        .execute(
+            select(col(HouseholdIssuance.period)).where(
+                col(HouseholdIssuance.household_id) == household.id,
+                col(HouseholdIssuance.period) >= period,
+            )
+        )
+        .scalars()
+    )
+    while period in issued:
+        period = months.shift(period, 1)
+    return period
+
+
 def assess_household(
     db_session: Session, household: Household, period: str | None = None
 ) -> Assessment:
-    period = period or current_period()
+    """The allowance and contributions for `period`, by default the first month not yet
+    issued (a month issued keeps what it was issued with)."""
+    period = period or allowance_period(db_session, household)
     policy = policy_for(db_session=db_session, fund_id=household.fund_id, period=period)
     members = members_of(current_persons(db_session, household.id))
     return assess(policy, members, declared_of(household), period)

@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 from ssa.funds.service import current_period
 from ssa.households.models import Household
 from ssa.households.schemas import AccountOut, TransactionOut, TransactionPage
+from ssa.issuance.models import HouseholdIssuance
 from ssa.ledger.models import LedgerAccount, LedgerPosting, LedgerTransaction, TransactionKind
 from ssa.outlets.models import Outlet
 from ssa.pagination import decode_position, encode_cursor
@@ -65,9 +66,19 @@ def account(*, db_session: Session, household: Household) -> AccountOut:
     ).all()
     by_kind = {kind: int(total) for kind, total in totals}
     spent = -(by_kind.get("payment", 0) + by_kind.get("refund", 0))
+    # A month issued keeps the allowance it was issued with (a later change of
+    # composition applies from the next month not yet issued).
+    claimed = db_session.exec(
+        select(HouseholdIssuance.amount_cents).where(
+            col(HouseholdIssuance.household_id) == household.id,
+            col(HouseholdIssuance.period) == period,
+        )
+    ).first()
     return AccountOut(
         balance_cents=int(balance),
-        allowance_cents=assess_household(db_session, household, period).allowance.total_cents,
+        allowance_cents=int(claimed)
+        if claimed is not None
+        else assess_household(db_session, household, period).allowance.total_cents,
         period=period,
         issued_cents=by_kind.get("issuance", 0),
         spent_cents=spent,

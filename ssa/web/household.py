@@ -76,7 +76,9 @@ def household_home(request: Request, db_session: DbSession, viewer: Member) -> R
     t = texts_for(request)
     household = _household(db_session, viewer)
     account = views.account(db_session=db_session, household=household)
-    assessment = service.assess_household(db_session, household, account.period)
+    # Explained for the first month not yet issued: this one, or after a change of
+    # composition once this month was issued, the next.
+    assessment = service.assess_household(db_session, household)
     persons = {str(p.id): p for p in service.current_persons(db_session, household.id)}
     lines = []
     for line in assessment.allowance.lines:
@@ -103,6 +105,8 @@ def household_home(request: Request, db_session: DbSession, viewer: Member) -> R
             "fund": db_session.get(Fund, household.fund_id),
             "account": account,
             "lines": lines,
+            "explained_period": assessment.period,
+            "explained_cents": assessment.allowance.total_cents,
             "recent": _history_rows(t, recent.items),
             "pin_set": household.pin_hash is not None,
             "pin_locked_until": household.pin_locked_until
