@@ -317,6 +317,13 @@ MATRIX: list[tuple[str, str, str, Callable[[Fund], Any] | None, list[str]]] = [
         [ANON, NO, NO, NO, OK, NO, OK, OK, NO, NO, NO, NO],
     ),
     (
+        "report as CSV",
+        "GET",
+        "/api/v1/funds/{fund_id}/report.csv",
+        None,
+        [ANON, NO, NO, NO, OK, NO, OK, OK, NO, NO, NO, NO],
+    ),
+    (
         "ledger check",
         "GET",
         "/api/v1/funds/{fund_id}/ledger/check",

@@ -4,13 +4,14 @@ import uuid
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 
 from ssa.auth.deps import Authorize, DbSession, Principal, fund_path
 from ssa.auth.roles import Role
 from ssa.funds.service import current_period
 from ssa.ledger.check import check_ledger
+from ssa.reports.export import report_csv
 from ssa.reports.service import period_report
 from ssa.types import PERIOD_PATTERN
 
@@ -27,6 +28,7 @@ class ReportOut(BaseModel):
     households_active: int
     persons: int
     contributions_cents: int
+    contributions_due_cents: int
     grants_cents: int
     issued_cents: int
     spent_cents: int
@@ -64,6 +66,27 @@ def report(
         db_session=db_session, fund_id=fund_id, period=period or current_period()
     )
     return ReportOut.model_validate(asdict(figures))
+
+
+@router.get(
+    "/report.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "The report, as CSV"}},
+)
+def report_as_csv(
+    fund_id: uuid.UUID,
+    db_session: DbSession,
+    _principal: Staff,
+    period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
+) -> Response:
+    """The same figures as `/report`, one per line, amounts in euros."""
+    period = period or current_period()
+    figures = period_report(db_session=db_session, fund_id=fund_id, period=period)
+    return Response(
+        content=report_csv(figures),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="report-{period}.csv"'},
+    )
 
 
 @router.get("/ledger/check", response_model=LedgerCheckOut)

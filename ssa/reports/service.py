@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
-from ssa.households.models import Household, HouseholdStatus, Person
+from ssa.households.dues import window_dues
+from ssa.households.models import ContributionWaiver, Household, HouseholdStatus, Person
 from ssa.issuance.service import coverage
 from ssa.ledger.models import (
     AccountKind,
@@ -30,6 +31,7 @@ class Report:
     households_active: int
     persons: int
     contributions_cents: int
+    contributions_due_cents: int
     grants_cents: int
     issued_cents: int
     spent_cents: int
@@ -157,6 +159,7 @@ def period_report(*, db_session: Session, fund_id: uuid.UUID, period: str) -> Re
         persons=int(persons),
         contributions_cents=moves.get(("contribution", "bank", "debit"), 0)
         - _corrected_contributions(db_session, fund_id, period),
+        contributions_due_cents=_contributions_due(db_session, fund_id, period),
         grants_cents=moves.get(("grant", "bank", "debit"), 0),
         issued_cents=issued,
         spent_cents=moves.get(("payment", "household_credits", "debit"), 0),
@@ -170,6 +173,39 @@ def period_report(*, db_session: Session, fund_id: uuid.UUID, period: str) -> Re
         runway_periods=runway_periods(held, owed, monthly_rate),
         spending_by_category=categories,
     )
+
+
+def _contributions_due(db_session: Session, fund_id: uuid.UUID, period: str) -> int:
+    """What the fund's households owed for the period: each household that had joined by
+    then and has not left, the amount agreed for that month, unless the month was waived
+    (as the contribution lists count it)."""
+    changed = window_dues(fund_id, [period])
+    waived = select(col(ContributionWaiver.household_id)).where(
+        col(ContributionWaiver.fund_id) == fund_id, col(ContributionWaiver.period) == period
+    )
+    total = (
+        db_session.connection()
+        .execute(
+            select(
+                func.coalesce(
+                    func.sum(
+                        func.coalesce(changed.c.due_0, col(Household.chosen_contribution_cents))
+                    ),
+                    0,
+                )
+            )
+            .select_from(Household)
+            .outerjoin(changed, changed.c.household_id == col(Household.id))
+            .where(
+                col(Household.fund_id) == fund_id,
+                col(Household.status) != HouseholdStatus.left.value,
+                col(Household.joined_period) <= period,
+                col(Household.id).not_in(waived),
+            )
+        )
+        .scalar_one()
+    )
+    return int(total)
 
 
 def _shown_categories(db_session: Session, fund_id: uuid.UUID, period: str) -> list[dict[str, Any]]:

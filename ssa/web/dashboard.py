@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from ssa.auth.deps import DbSession
 from ssa.funds.service import current_period
 from ssa.issuance import periods
+from ssa.reports.export import report_csv
 from ssa.reports.history import period_series
 from ssa.reports.service import MIN_GROUP, period_report
 from ssa.web import charts
@@ -180,4 +181,19 @@ def dashboard(
             category_choices=choices,
             min_group=MIN_GROUP,
         ),
+    )
+
+
+@router.get("/{slug}/report.csv", name="staff_report_csv")
+def report_csv_download(
+    slug: str, request: Request, db_session: DbSession, viewer: CurrentViewer, period: str = ""
+) -> Response:
+    """The month's report as CSV (the API's `report.csv`), for the fund's staff."""
+    desk = open_desk(db_session, viewer, slug, *STAFF_ROLES)
+    chosen = chosen_period(period, recent_periods(back=max(SPANS) - 1))
+    figures = period_report(db_session=db_session, fund_id=desk.fund.id, period=chosen)
+    return Response(
+        content=report_csv(figures),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="report-{chosen}.csv"'},
     )

@@ -42,6 +42,7 @@ def test_issue_close_and_report_over_http(
     assert report["outstanding_credits_cents"] == 75_000
     assert report["households_active"] == 6
     assert report["contributions_cents"] == 5 * 1_000
+    assert report["contributions_due_cents"] == 6 * 1_000  # the sixth has not paid
     assert report["grants_cents"] == 10_000_000
     assert report["bank_cents"] == 10_000_000 + 5 * 2 * 1_000  # two periods paid by five
     assert report["coverage_ratio"] == round(report["bank_cents"] / 75_000, 4)

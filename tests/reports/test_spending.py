@@ -1,5 +1,7 @@
 """Spending by outlet category in the fund report: net of refunds, small groups hidden."""
 
+import csv
+import io
 import uuid
 from typing import Any
 
@@ -127,3 +129,37 @@ def test_categories_of_fewer_than_five_households_are_hidden(
     # Another fund's spending is not counted here.
     with Session(engine) as session:
         assert list(spending_by_category(session, make_fund(engine).id, period)) == []
+
+
+def test_the_report_as_csv_has_the_same_figures(
+    client: TestClient, engine: Engine, people: People
+) -> None:
+    fund = make_fund(engine)
+    households = [add_household(engine, fund) for _ in range(MIN_GROUP)]
+    add_household(engine, fund, paid=())
+    issue(engine, fund)
+    market = accredited_outlet(engine, fund, OutletCategory.market_stall)
+    for household in households:
+        spend(engine, household, market, 1_234)
+    period = current_period()
+    treasurer = people.as_(("treasurer", fund.id))
+    base = f"/api/v1/funds/{fund.id}"
+    figures = client.get(f"{base}/report", params={"period": period}, headers=treasurer).json()
+    answer = client.get(f"{base}/report.csv", params={"period": period}, headers=treasurer)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert f'filename="report-{period}.csv"' in answer.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(answer.text)))
+    assert rows[0] == ["period", "figure", "category", "value"]
+    values = {(figure, category): value for _, figure, category, value in rows[1:]}
+    assert values["contributions", ""] == "50.00"  # five paid 10 € for this month
+    assert values["contributions_due", ""] == "60.00"  # six owe 10 € each
+    assert figures["contributions_due_cents"] == 6_000
+    assert values["spent", ""] == "61.70"
+    assert values["households_active", ""] == "6"
+    assert values["spent", "market_stall"] == "61.70"
+    assert values["households", "market_stall"] == str(MIN_GROUP)
+    for figure, value in figures.items():
+        if figure.endswith("_cents"):
+            cents = int(value)
+            assert values[figure.removesuffix("_cents"), ""] == f"{cents // 100}.{cents % 100:02d}"

@@ -283,6 +283,7 @@ ALL = (COORDINATOR, TREASURER, AUDITOR)
 PAGES = [
     ("", ALL),
     ("/dashboard", ALL),
+    ("/report.csv", ALL),
     ("/households", (COORDINATOR,)),
     ("/households/new", (COORDINATOR,)),
     ("/households/{household}", (COORDINATOR,)),
