@@ -192,11 +192,19 @@ def eligibility(fund_id: uuid.UUID, period: str, policy: FundPolicy) -> Select[A
         .subquery("issued")
     )
     already = issued.c.household_id.is_not(None)
-    # Periods without spending count from the last spending, or from joining.
+    # Dormant after `dormancy_periods` whole months without any spending before this
+    # one: those after the last month with spending, or from the month of joining on
+    # when nothing was ever spent (spent in January: February, March and April make
+    # three, so credits pause from May).
     spent, joined = col(Household.last_spending_period), col(Household.joined_period)
-    last_activity = case((or_(spent.is_(None), spent < joined), joined), else_=spent)
     dormant: ColumnElement[bool] = (
-        last_activity <= periods.shift(period, -policy.dormancy_periods)
+        case(
+            (
+                or_(spent.is_(None), spent < joined),
+                joined <= periods.shift(period, -policy.dormancy_periods),
+            ),
+            else_=spent <= periods.shift(period, -policy.dormancy_periods - 1),
+        )
         if policy.dormancy_periods > 0
         else literal(False)
     )

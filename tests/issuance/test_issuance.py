@@ -230,14 +230,29 @@ def test_suspended_left_and_dormant_households(engine: Engine) -> None:
     spender = add_household(engine, fund, joined_on=date(2024, 1, 1))
     set_household(engine, suspended, status="suspended")
     set_household(engine, left, status="left")
-    set_household(engine, dormant, last_spending_period=periods.shift(THIS, -3))
-    set_household(engine, spender, last_spending_period=periods.shift(THIS, -2))
+    # Spent four months ago: three whole months without spending since. Three months
+    # ago: two (this month has only begun).
+    set_household(engine, dormant, last_spending_period=periods.shift(THIS, -4))
+    set_household(engine, spender, last_spending_period=periods.shift(THIS, -3))
     summary = issue(engine, fund)
     assert reasons(summary) == {str(suspended.id): "suspended", str(dormant.id): "dormant"}
     assert credits(engine, active) == credits(engine, spender) == 15_000
     never = make_fund(engine, dormancy_periods=0)
     add_household(engine, never, joined_on=date(2020, 1, 1))
     assert issue(engine, never).households_issued == 1
+
+
+def test_households_that_never_spent_pause_three_months_after_joining(
+    engine: Engine,
+) -> None:
+    fund = make_fund(engine, dormancy_periods=3)
+    joined_three = periods.first_day(periods.shift(THIS, -3))
+    joined_two = periods.first_day(periods.shift(THIS, -2))
+    idle = add_household(engine, fund, joined_on=joined_three)  # three whole months
+    recent = add_household(engine, fund, joined_on=joined_two)  # two
+    summary = issue(engine, fund)
+    assert reasons(summary) == {str(idle.id): "dormant"}
+    assert credits(engine, recent) == 15_000
 
 
 def test_prorata_first_period_and_the_minimum(engine: Engine) -> None:
