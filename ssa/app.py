@@ -4,6 +4,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
@@ -20,6 +21,7 @@ from ssa.db import is_sqlite, make_engine
 from ssa.funds import routes as fund_routes
 from ssa.households import contribution_routes, mandate_routes
 from ssa.households import routes as household_routes
+from ssa.idempotency.openapi import describe_idempotency_keys
 from ssa.issuance import routes as issuance_routes
 from ssa.migrations import head_revisions
 from ssa.outlets import routes as outlet_routes
@@ -113,4 +115,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payout_routes.router)
     app.include_router(assembly_routes.router)
     install_web(app)
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        # FastAPI caches its document (and makes it again when routes are added): the
+        # Idempotency-Key header of every POST is added to whichever it gives.
+        return describe_idempotency_keys(generate_openapi())
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -227,6 +227,38 @@ def ledger_check(fund_slug: str | None) -> None:
 
 
 @main.group()
+def idempotency() -> None:
+    """Idempotency keys."""
+
+
+@idempotency.command("purge")
+@click.option(
+    "--older-than-hours",
+    type=click.IntRange(min=1),
+    default=168,
+    show_default=True,
+    help="Forget the keys used longer ago than this.",
+)
+def idempotency_purge(older_than_hours: int) -> None:
+    """Forget old Idempotency-Keys and the answers kept for their retries (they may hold
+    personal data): a retry after that is a new request. Run it from a timer."""
+    from datetime import timedelta
+
+    from ssa.idempotency.service import purge
+    from ssa.timeutil import utcnow
+
+    engine = make_engine(get_settings())
+    try:
+        with unit_of_work(engine) as session:
+            count = purge(
+                db_session=session, older_than=utcnow() - timedelta(hours=older_than_hours)
+            )
+    finally:
+        engine.dispose()
+    click.echo(f"forgot {count} idempotency key{'s' if count != 1 else ''}")
+
+
+@main.group()
 def fund() -> None:
     """Funds."""
 

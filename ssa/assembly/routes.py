@@ -39,6 +39,7 @@ from ssa.auth.roles import Role
 from ssa.auth.service import membership_of
 from ssa.households.models import Household
 from ssa.idempotency.http import idempotent
+from ssa.idempotency.openapi import key_parameter
 from ssa.outlets.models import Outlet
 from ssa.pagination import Cursor, Limit, decode_position, encode_position
 
@@ -247,7 +248,25 @@ def get_proposal(
     return proposal_out(db_session, proposal, _person_of(db_session, principal))
 
 
-@router.post("/proposals/{proposal_id}/votes", response_model=VoteOut, responses=VOTE_RESPONSES)
+# A vote's Idempotency-Key is described here, not by ssa.idempotency.openapi: it is
+# accepted and never stored, so it never answers idempotency_conflict.
+VOTE_KEY: dict[str, Any] = {
+    "parameters": [
+        key_parameter(
+            required=False,
+            description="Accepted and not stored: a vote repeated is the same vote, and a "
+            "stored request would tie the voter to the choice.",
+        )
+    ]
+}
+
+
+@router.post(
+    "/proposals/{proposal_id}/votes",
+    response_model=VoteOut,
+    responses=VOTE_RESPONSES,
+    openapi_extra=VOTE_KEY,
+)
 def vote(
     proposal_id: uuid.UUID,
     body: VoteIn,
@@ -283,16 +302,27 @@ def close_proposal(
     request: Request,
     db_session: DbSession,
     principal: ProposalCoordinator,
-) -> ProposalOut:
+) -> JSONResponse:
     """Close the vote now (a coordinator; idempotent): the result follows the policy, and
     an adopted proposal has changed the outlet's status when this answers."""
-    proposal, _ = service.close_proposal(
+
+    def work() -> tuple[int, ProposalOut]:
+        proposal, _ = service.close_proposal(
+            db_session=db_session,
+            proposal_id=proposal_id,
+            actor=principal.actor,
+            request_id=request.state.request_id,
+        )
+        return 200, proposal_out(db_session, proposal, _person_of(db_session, principal))
+
+    return idempotent(
+        request=request,
         db_session=db_session,
-        proposal_id=proposal_id,
-        actor=principal.actor,
-        request_id=request.state.request_id,
+        caller=principal.actor,
+        body=None,
+        work=work,
+        required=False,
     )
-    return proposal_out(db_session, proposal, _person_of(db_session, principal))
 
 
 # --- Committees -----------------------------------------------------------------------
@@ -400,13 +430,24 @@ def get_committee_roll(
 @router.post("/committee-draws/{draw_id}/end", response_model=CommitteeDrawOut)
 def end_committee(
     draw_id: uuid.UUID, request: Request, db_session: DbSession, principal: DrawCoordinator
-) -> CommitteeDrawOut:
+) -> JSONResponse:
     """The fund stops working with this committee (idempotent): proposals opened from now
     on have all the adults of its active households as their roll."""
-    draw = committee.end_committee(
+
+    def work() -> tuple[int, CommitteeDrawOut]:
+        draw = committee.end_committee(
+            db_session=db_session,
+            draw_id=draw_id,
+            actor=principal.actor,
+            request_id=request.state.request_id,
+        )
+        return 200, draw_out(draw)
+
+    return idempotent(
+        request=request,
         db_session=db_session,
-        draw_id=draw_id,
-        actor=principal.actor,
-        request_id=request.state.request_id,
+        caller=principal.actor,
+        body=None,
+        work=work,
+        required=False,
     )
-    return draw_out(draw)

@@ -24,7 +24,9 @@ from ssa.auth.schemas import (
     UserIn,
 )
 from ssa.auth.server import token_response
+from ssa.auth.tokens import secret_hash
 from ssa.funds.service import get_fund
+from ssa.idempotency.http import idempotent
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -86,12 +88,26 @@ async def token(request: Request, db_session: DbSession) -> JSONResponse:
 
 
 @router.post("/auth/invitations/accept", response_model=InvitationAcceptedOut)
-def accept_invitation(body: InvitationAcceptIn, db_session: DbSession) -> InvitationAcceptedOut:
-    """Set a password with a one-time invitation token."""
-    user = service.accept_invitation(
-        db_session=db_session, token=body.token, password=body.password
+def accept_invitation(
+    body: InvitationAcceptIn, request: Request, db_session: DbSession
+) -> JSONResponse:
+    """Set a password with a one-time invitation token. The caller has no token yet: an
+    Idempotency-Key is scoped to the invitation (a retry after a lost answer gets it)."""
+
+    def work() -> tuple[int, InvitationAcceptedOut]:
+        user = service.accept_invitation(
+            db_session=db_session, token=body.token, password=body.password
+        )
+        return 200, InvitationAcceptedOut(user_id=user.id, email=user.email)
+
+    return idempotent(
+        request=request,
+        db_session=db_session,
+        caller=f"invitation:{secret_hash(body.token)}",
+        body=body,
+        work=work,
+        required=False,
     )
-    return InvitationAcceptedOut(user_id=user.id, email=user.email)
 
 
 @router.get("/me", response_model=MeOut | TerminalMeOut)
@@ -117,25 +133,51 @@ def me(principal: CurrentPrincipal, db_session: DbSession) -> MeOut | TerminalMe
     )
 
 
-@router.post("/users", status_code=201, response_model=UserCreatedOut)
+@router.post(
+    "/users",
+    status_code=201,
+    response_model=UserCreatedOut,
+    responses={201: {"description": "The user; `invitation_token` is null on a replay"}},
+)
 def create_user(
     body: UserIn,
     request: Request,
     db_session: DbSession,
     principal: Annotated[Principal, Depends(Authorize(Role.admin, Role.coordinator, on=any_fund))],
-) -> UserCreatedOut:
-    """Create a user and a one-time invitation (admin, or a coordinator of any fund)."""
-    user = service.create_user(
-        db_session=db_session, email=body.email, display_name=body.display_name
-    )
-    invitation = service.invite(
-        db_session=db_session, user=user, settings=request.app.state.settings
-    )
-    service.audit_user_created(
-        db_session=db_session, actor=principal.actor, user=user, request_id=request.state.request_id
-    )
-    return UserCreatedOut(
-        id=user.id, email=user.email, display_name=user.display_name, invitation_token=invitation
+) -> JSONResponse:
+    """Create a user and a one-time invitation (admin, or a coordinator of any fund).
+
+    The invitation token is shown in this answer only and is never stored in clear: a
+    retry with the same Idempotency-Key replays the answer with `invitation_token` null."""
+
+    def work() -> tuple[int, UserCreatedOut]:
+        user = service.create_user(
+            db_session=db_session, email=body.email, display_name=body.display_name
+        )
+        invitation = service.invite(
+            db_session=db_session, user=user, settings=request.app.state.settings
+        )
+        service.audit_user_created(
+            db_session=db_session,
+            actor=principal.actor,
+            user=user,
+            request_id=request.state.request_id,
+        )
+        return 201, UserCreatedOut(
+            id=user.id,
+            email=user.email,
+            display_name=user.display_name,
+            invitation_token=invitation,
+        )
+
+    return idempotent(
+        request=request,
+        db_session=db_session,
+        caller=principal.actor,
+        body=body,
+        work=work,
+        required=False,
+        secret_fields={"invitation_token"},
     )
 
 
@@ -146,15 +188,28 @@ def grant_fund_role(
     request: Request,
     db_session: DbSession,
     principal: Annotated[Principal, Depends(Authorize(Role.admin, Role.coordinator, on=fund_path))],
-) -> RoleGrantOut:
+) -> JSONResponse:
     """Grant coordinator, treasurer or auditor in a fund (admin, or the fund's coordinator)."""
-    get_fund(db_session=db_session, fund_id=fund_id)
-    grant = service.grant_role(
+
+    def work() -> tuple[int, RoleGrantOut]:
+        get_fund(db_session=db_session, fund_id=fund_id)
+        grant = service.grant_role(
+            db_session=db_session,
+            actor=principal.actor,
+            user_id=body.user_id,
+            role=Role(body.role),
+            fund_id=fund_id,
+            request_id=request.state.request_id,
+        )
+        return 201, RoleGrantOut(
+            id=grant.id, user_id=grant.user_id, role=grant.role, fund_id=fund_id
+        )
+
+    return idempotent(
+        request=request,
         db_session=db_session,
-        actor=principal.actor,
-        user_id=body.user_id,
-        role=Role(body.role),
-        fund_id=fund_id,
-        request_id=request.state.request_id,
+        caller=principal.actor,
+        body=body,
+        work=work,
+        required=False,
     )
-    return RoleGrantOut(id=grant.id, user_id=grant.user_id, role=grant.role, fund_id=fund_id)

@@ -39,7 +39,8 @@ class UserCreatedOut(BaseModel):
     id: uuid.UUID
     email: str
     display_name: str
-    invitation_token: str
+    # Shown once: null when the answer is replayed for the same Idempotency-Key.
+    invitation_token: str | None
 
 
 class InvitationAcceptIn(BaseModel):

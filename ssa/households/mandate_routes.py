@@ -10,6 +10,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 from sqlmodel import Session, col, select
 
 from ssa.auth.deps import (
@@ -40,6 +41,7 @@ from ssa.households.schemas import (
     MandateOut,
     MandatePage,
 )
+from ssa.idempotency.http import idempotent
 from ssa.pagination import Cursor, Limit, decode_position, encode_position
 from ssa.types import PERIOD_PATTERN
 
@@ -333,18 +335,29 @@ def cancel_direct_debit_run(
     request: Request,
     db_session: DbSession,
     principal: Treasurer,
-) -> DirectDebitRunOut:
+) -> JSONResponse:
     """Cancel a direct-debit file the bank never received (treasurer): its households are
     collected by the next file of the period. Only when the bank has not got it: a file
     it has is debited, cancelled here or not. Cancelling a cancelled run changes nothing."""
-    run = direct_debit.cancel_run(
+
+    def work() -> tuple[int, DirectDebitRunOut]:
+        run = direct_debit.cancel_run(
+            db_session=db_session,
+            fund_id=fund_id,
+            run_id=run_id,
+            actor=principal.actor,
+            request_id=request.state.request_id,
+        )
+        return 200, run_out(db_session, run, direct_debit.run_lines(db_session, [run.id]))
+
+    return idempotent(
+        request=request,
         db_session=db_session,
-        fund_id=fund_id,
-        run_id=run_id,
-        actor=principal.actor,
-        request_id=request.state.request_id,
+        caller=principal.actor,
+        body=None,
+        work=work,
+        required=False,
     )
-    return run_out(db_session, run, direct_debit.run_lines(db_session, [run.id]))
 
 
 @router.post(
@@ -362,7 +375,7 @@ def return_direct_debit(
     request: Request,
     db_session: DbSession,
     principal: Treasurer,
-) -> DirectDebitRunOut:
+) -> JSONResponse:
     """Record that the bank returned a household's debit of this file (treasurer), with
     the reason code of the bank's notice (`AM04` insufficient funds, `AC04` account
     closed, `MD06` refund asked by the debtor...). The contribution stays owed and the
@@ -371,13 +384,24 @@ def return_direct_debit(
     the file are not, and the file can no longer be cancelled. Recording a return twice
     changes nothing. Refused once a `direct_debit` contribution is recorded for the period
     (`direct_debit_contribution_recorded`)."""
-    run = direct_debit.return_debit(
+
+    def work() -> tuple[int, DirectDebitRunOut]:
+        run = direct_debit.return_debit(
+            db_session=db_session,
+            fund_id=fund_id,
+            run_id=run_id,
+            household_id=body.household_id,
+            reason=body.reason,
+            actor=principal.actor,
+            request_id=request.state.request_id,
+        )
+        return 200, run_out(db_session, run, direct_debit.run_lines(db_session, [run.id]))
+
+    return idempotent(
+        request=request,
         db_session=db_session,
-        fund_id=fund_id,
-        run_id=run_id,
-        household_id=body.household_id,
-        reason=body.reason,
-        actor=principal.actor,
-        request_id=request.state.request_id,
+        caller=principal.actor,
+        body=body,
+        work=work,
+        required=False,
     )
-    return run_out(db_session, run, direct_debit.run_lines(db_session, [run.id]))

@@ -4,6 +4,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from ssa.auth.deps import Authorize, DbSession, Principal, fund_path, household_path
 from ssa.auth.roles import Role
@@ -21,6 +22,7 @@ from ssa.households.schemas import (
     PinIn,
     TransactionPage,
 )
+from ssa.idempotency.http import idempotent, idempotent_no_content
 from ssa.pagination import Cursor, Limit, decode_cursor, encode_cursor
 from ssa.types import PERIOD_PATTERN
 
@@ -78,24 +80,44 @@ def household_out(
     )
 
 
-@router.post("/funds/{fund_id}/households", status_code=201, response_model=HouseholdOut)
+@router.post(
+    "/funds/{fund_id}/households",
+    status_code=201,
+    response_model=HouseholdOut,
+    responses={201: {"description": "The household; invitation tokens are null on a replay"}},
+)
 def register_household(
     fund_id: uuid.UUID,
     body: HouseholdIn,
     request: Request,
     db_session: DbSession,
     principal: Coordinator,
-) -> HouseholdOut:
-    """Register a household (coordinator); persons with an email get an invitation."""
-    household, tokens = service.register(
+) -> JSONResponse:
+    """Register a household (coordinator); persons with an email get an invitation.
+
+    The invitation tokens are shown in this answer only and are never stored in clear: a
+    retry with the same Idempotency-Key replays the answer with `invitation_token` null."""
+
+    def work() -> tuple[int, HouseholdOut]:
+        household, tokens = service.register(
+            db_session=db_session,
+            fund_id=fund_id,
+            household_in=body,
+            actor=principal.actor,
+            settings=request.app.state.settings,
+            request_id=request.state.request_id,
+        )
+        return 201, household_out(db_session, household, tokens)
+
+    return idempotent(
+        request=request,
         db_session=db_session,
-        fund_id=fund_id,
-        household_in=body,
-        actor=principal.actor,
-        settings=request.app.state.settings,
-        request_id=request.state.request_id,
+        caller=principal.actor,
+        body=body,
+        work=work,
+        required=False,
+        secret_fields={"invitation_token"},
     )
-    return household_out(db_session, household, tokens)
 
 
 @router.get("/funds/{fund_id}/households", response_model=HouseholdPage)
@@ -194,14 +216,24 @@ def unlock_pin(
     principal: HouseholdCoordinator,
 ) -> Response:
     """Unlock a card locked by wrong PINs (coordinator)."""
-    household = service.get_household(db_session=db_session, household_id=household_id)
-    service.unlock_pin(
+
+    def work() -> None:
+        household = service.get_household(db_session=db_session, household_id=household_id)
+        service.unlock_pin(
+            db_session=db_session,
+            household=household,
+            actor=principal.actor,
+            request_id=request.state.request_id,
+        )
+
+    return idempotent_no_content(
+        request=request,
         db_session=db_session,
-        household=household,
-        actor=principal.actor,
-        request_id=request.state.request_id,
+        caller=principal.actor,
+        body=None,
+        work=work,
+        required=False,
     )
-    return Response(status_code=204)
 
 
 @router.get("/households/{household_id}/account", response_model=AccountOut)

@@ -11,6 +11,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, update
@@ -40,6 +41,16 @@ class IdempotencyKeyInvalid(Problem):
     status = 422
     code = "validation_error"
     title = "Invalid Idempotency-Key"
+
+
+def purge(*, db_session: Session, older_than: datetime) -> int:
+    """Forget the keys used before `older_than` (a retry after that is a new request):
+    their answers may hold personal data (a household's registration), kept no longer
+    than retries need. Returns how many were deleted."""
+    deleted = db_session.connection().execute(
+        delete(IdempotencyKey).where(col(IdempotencyKey.created_at) < older_than)
+    )
+    return int(deleted.rowcount)
 
 
 @dataclass(frozen=True)

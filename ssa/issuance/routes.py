@@ -71,13 +71,24 @@ def close(
     request: Request,
     db_session: DbSession,
     principal: Treasurer,
-) -> CloseOut:
+) -> JSONResponse:
     """Apply the rollover policy to the period (idempotent: a second close changes nothing)."""
-    summary = close_period(
+
+    def work() -> tuple[int, CloseOut]:
+        summary = close_period(
+            db_session=db_session,
+            fund_id=fund_id,
+            period=period,
+            actor=principal.actor,
+            request_id=request.state.request_id,
+        )
+        return 200, CloseOut.model_validate(asdict(summary))
+
+    return idempotent(
+        request=request,
         db_session=db_session,
-        fund_id=fund_id,
-        period=period,
-        actor=principal.actor,
-        request_id=request.state.request_id,
+        caller=principal.actor,
+        body=None,
+        work=work,
+        required=False,
     )
-    return CloseOut.model_validate(asdict(summary))

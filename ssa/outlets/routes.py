@@ -21,7 +21,7 @@ from ssa.auth.deps import (
 )
 from ssa.auth.roles import Role
 from ssa.auth.service import grant_role
-from ssa.idempotency.http import idempotent
+from ssa.idempotency.http import idempotent, idempotent_no_content
 from ssa.outlets import service
 from ssa.outlets.models import Outlet, OutletFund, OutletStatus
 from ssa.outlets.schemas import (
@@ -211,18 +211,29 @@ def apply(
     request: Request,
     db_session: DbSession,
     principal: FundCoordinator,
-) -> FundOutletOut:
+) -> JSONResponse:
     """File the outlet's application to the fund, scored on the fund's criteria."""
-    standing = service.apply(
+
+    def work() -> tuple[int, FundOutletOut]:
+        standing = service.apply(
+            db_session=db_session,
+            fund_id=fund_id,
+            outlet_id=outlet_id,
+            application=body,
+            actor=principal.actor,
+            request_id=request.state.request_id,
+        )
+        outlet = service.get_outlet(db_session=db_session, outlet_id=outlet_id)
+        return 201, fund_outlet_out(outlet, standing, public=False)
+
+    return idempotent(
+        request=request,
         db_session=db_session,
-        fund_id=fund_id,
-        outlet_id=outlet_id,
-        application=body,
-        actor=principal.actor,
-        request_id=request.state.request_id,
+        caller=principal.actor,
+        body=body,
+        work=work,
+        required=False,
     )
-    outlet = service.get_outlet(db_session=db_session, outlet_id=outlet_id)
-    return fund_outlet_out(outlet, standing, public=False)
 
 
 @router.put("/funds/{fund_id}/outlets/{outlet_id}/status", response_model=FundOutletOut)
@@ -287,39 +298,77 @@ def add_staff(
         Principal,
         Depends(Authorize(Role.manager, Role.coordinator, Role.admin, on=outlet_in_its_funds)),
     ],
-) -> StaffOut:
+) -> JSONResponse:
     """Make a user a manager or cashier of the outlet (its manager, a coordinator of a fund
     where it stands, or the administrator: the first manager has to come from somewhere)."""
-    service.get_outlet(db_session=db_session, outlet_id=outlet_id)
-    grant = grant_role(
+
+    def work() -> tuple[int, StaffOut]:
+        service.get_outlet(db_session=db_session, outlet_id=outlet_id)
+        grant = grant_role(
+            db_session=db_session,
+            actor=principal.actor,
+            user_id=body.user_id,
+            role=Role(body.role),
+            outlet_id=outlet_id,
+            request_id=request.state.request_id,
+        )
+        return 201, StaffOut(
+            id=grant.id, user_id=grant.user_id, role=grant.role, outlet_id=outlet_id
+        )
+
+    return idempotent(
+        request=request,
         db_session=db_session,
-        actor=principal.actor,
-        user_id=body.user_id,
-        role=Role(body.role),
-        outlet_id=outlet_id,
-        request_id=request.state.request_id,
+        caller=principal.actor,
+        body=body,
+        work=work,
+        required=False,
     )
-    return StaffOut(id=grant.id, user_id=grant.user_id, role=grant.role, outlet_id=outlet_id)
 
 
-@router.post("/outlets/{outlet_id}/terminals", status_code=201, response_model=TerminalOut)
+@router.post(
+    "/outlets/{outlet_id}/terminals",
+    status_code=201,
+    response_model=TerminalOut,
+    responses={
+        201: {"description": "The terminal's credentials; `client_secret` is null on a replay"}
+    },
+)
 def create_terminal(
     outlet_id: uuid.UUID,
     body: TerminalIn,
     request: Request,
     db_session: DbSession,
     principal: OutletManager,
-) -> TerminalOut:
-    """A till terminal's client credentials: the secret is shown this once."""
-    client, secret = service.create_terminal(
+) -> JSONResponse:
+    """A till terminal's client credentials: the secret is shown this once.
+
+    It is never stored in clear: a retry with the same Idempotency-Key replays the answer
+    with `client_secret` null (revoke that terminal and create another if it was lost)."""
+
+    def work() -> tuple[int, TerminalOut]:
+        client, secret = service.create_terminal(
+            db_session=db_session,
+            outlet_id=outlet_id,
+            label=body.label,
+            actor=principal.actor,
+            request_id=request.state.request_id,
+        )
+        return 201, TerminalOut(
+            client_id=client.client_id,
+            client_secret=secret,
+            label=client.label,
+            outlet_id=outlet_id,
+        )
+
+    return idempotent(
+        request=request,
         db_session=db_session,
-        outlet_id=outlet_id,
-        label=body.label,
-        actor=principal.actor,
-        request_id=request.state.request_id,
-    )
-    return TerminalOut(
-        client_id=client.client_id, client_secret=secret, label=client.label, outlet_id=outlet_id
+        caller=principal.actor,
+        body=body,
+        work=work,
+        required=False,
+        secret_fields={"client_secret"},
     )
 
 
@@ -334,11 +383,21 @@ def revoke_terminal(
     principal: OutletManager,
 ) -> Response:
     """Revoke a terminal: its tokens stop working at once."""
-    service.revoke_terminal(
+
+    def work() -> None:
+        service.revoke_terminal(
+            db_session=db_session,
+            outlet_id=outlet_id,
+            client_id=client_id,
+            actor=principal.actor,
+            request_id=request.state.request_id,
+        )
+
+    return idempotent_no_content(
+        request=request,
         db_session=db_session,
-        outlet_id=outlet_id,
-        client_id=client_id,
-        actor=principal.actor,
-        request_id=request.state.request_id,
+        caller=principal.actor,
+        body=None,
+        work=work,
+        required=False,
     )
-    return Response(status_code=204)

@@ -106,6 +106,7 @@ class TerminalIn(Strict):
 
 class TerminalOut(BaseModel):
     client_id: str
-    client_secret: str
+    # Shown once: null when the answer is replayed for the same Idempotency-Key.
+    client_secret: str | None
     label: str
     outlet_id: uuid.UUID

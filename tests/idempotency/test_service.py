@@ -191,3 +191,46 @@ def test_a_refusal_that_keeps_its_changes_never_keeps_an_early_answer(
     again = attempt(refuse=False)
     assert (again.status_code, again.body, again.replayed) == (201, {"paid": True}, False)
     assert runs == ["run", "run"]
+
+
+def test_old_keys_are_forgotten_by_the_cli_and_recent_ones_kept(
+    database_url: str, engine: Engine
+) -> None:
+    """`ssa idempotency purge`: keys older than the retention are deleted (their answers may
+    hold personal data); a retry after that is a new request. Recent keys stay."""
+    import os
+    import subprocess
+    import sys
+    from datetime import timedelta
+
+    from ssa.timeutil import utcnow
+
+    caller = f"user:{uuid.uuid4()}"
+    with Session(engine) as session:
+        for key, age in (("old", timedelta(hours=200)), ("recent", timedelta(hours=2))):
+            session.add(
+                IdempotencyKey(
+                    caller=caller,
+                    key=key,
+                    request_fingerprint="f" * 64,
+                    status_code=201,
+                    response_body='{"persons": []}',
+                    created_at=utcnow() - age,
+                )
+            )
+        session.commit()
+    purged = subprocess.run(
+        [sys.executable, "-m", "ssa", "idempotency", "purge", "--older-than-hours", "168"],
+        env={**os.environ, "SSA_DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert purged.returncode == 0, purged.stderr
+    assert "forgot" in purged.stdout
+    with Session(engine) as session:
+        left = session.exec(
+            select(IdempotencyKey.key).where(col(IdempotencyKey.caller) == caller)
+        ).all()
+    assert [key for (key,) in left] == ["recent"]
