@@ -485,7 +485,8 @@ MATRIX: list[tuple[str, str, str, Callable[[Fund], Any] | None, list[str]]] = [
         "GET",
         "/api/v1/committee-draws/{draw_id}/roll",
         None,
-        [ANON, NO, NO, NO, OK, NO, NO, OK, NO, NO, NO, NO],
+        # Strata tell income bands: the coordinator's only (not the auditor's).
+        [ANON, NO, NO, NO, OK, NO, NO, NO, NO, NO, NO, NO],
     ),
     (
         "committee: end",

@@ -117,7 +117,6 @@ FundCoordinator = Annotated[Principal, Depends(Authorize(Role.coordinator, on=fu
 ProposalReader = Annotated[Principal, Depends(Authorize(*READERS, on=proposal_fund))]
 ProposalCoordinator = Annotated[Principal, Depends(Authorize(Role.coordinator, on=proposal_fund))]
 DrawReader = Annotated[Principal, Depends(Authorize(*READERS, on=draw_fund))]
-DrawChecker = Annotated[Principal, Depends(Authorize(Role.coordinator, Role.auditor, on=draw_fund))]
 DrawCoordinator = Annotated[Principal, Depends(Authorize(Role.coordinator, on=draw_fund))]
 
 
@@ -412,10 +411,11 @@ def get_committee_draw(
 
 @router.get("/committee-draws/{draw_id}/roll", response_model=CommitteeRollOut)
 def get_committee_roll(
-    draw_id: uuid.UUID, db_session: DbSession, _principal: DrawChecker
+    draw_id: uuid.UUID, db_session: DbSession, _principal: DrawCoordinator
 ) -> CommitteeRollOut:
-    """The roll the committee was drawn from, each person with a stratum (an income band:
-    coordinators and auditors only), to replay the draw."""
+    """The roll the committee was drawn from, each person with a stratum, to replay the
+    draw: the fund's coordinators only, since a stratum tells a person's income band
+    (income is seen by the household and the coordinator only)."""
     draw = committee.get_draw(db_session=db_session, draw_id=draw_id)
     return CommitteeRollOut(
         draw_id=draw.id,

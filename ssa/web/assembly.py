@@ -948,7 +948,7 @@ def draw_page(
             "coordinator": coordinator,
             "members": members,
             "drawn_me": person_id is not None and str(person_id) in out.person_ids,
-            "may_replay": _may(viewer, scope, Role.coordinator, Role.auditor),
+            "may_replay": _may(viewer, scope, Role.coordinator),
         },
     )
 
@@ -956,10 +956,9 @@ def draw_page(
 @router.get("/committees/{draw_id:uuid}/roll.json", name="assembly_draw_roll")
 def draw_roll(draw_id: uuid.UUID, db_session: DbSession, viewer: CurrentViewer) -> Response:
     """The roll the committee was drawn from, to replay the draw (the API's
-    `GET /committee-draws/{id}/roll`: coordinators and auditors, as strata tell income
-    bands)."""
+    `GET /committee-draws/{id}/roll`: coordinators only, as strata tell income bands)."""
     draw = _readable_draw(db_session, viewer, draw_id)
-    if not _may(viewer, Scope(fund_id=draw.fund_id), Role.coordinator, Role.auditor):
+    if not _may(viewer, Scope(fund_id=draw.fund_id), Role.coordinator):
         raise PageForbidden()
     roll = CommitteeRollOut(
         draw_id=draw.id,

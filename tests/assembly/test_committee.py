@@ -91,7 +91,11 @@ def test_a_draw_is_published_and_replayed_from_its_seed_and_roll(
     # Proportional: each stratum within one seat of its exact share.
     assert all(abs(a["seats"] - 7 * a["roll"] / 35) < 1 for a in allocation)
 
-    published = client.get(f"/api/v1/committee-draws/{made['id']}/roll", headers=auditor).json()
+    # The roll's strata tell income bands: the coordinator's, not the auditor's.
+    assert (
+        client.get(f"/api/v1/committee-draws/{made['id']}/roll", headers=auditor).status_code == 403
+    )
+    published = client.get(f"/api/v1/committee-draws/{made['id']}/roll", headers=coordinator).json()
     roll = [(entry["person_id"], entry["stratum"]) for entry in published["roll"]]
     assert len(roll) == 35
     assert published["roll_sha256"] == made["roll_sha256"] == digest(roll)
@@ -204,7 +208,7 @@ def test_committee_refusals_and_who_may_see_what(
     seen = client.get(f"/api/v1/committee-draws/{made['id']}", headers=as_member)
     assert seen.status_code == 200
     assert seen.json()["person_ids"] == made["person_ids"]
-    # The roll carries each adult's income band: coordinators and auditors only.
+    # The roll carries each adult's income band: coordinators only.
     assert (
         client.get(f"/api/v1/committee-draws/{made['id']}/roll", headers=as_member).status_code
         == 403
