@@ -28,7 +28,7 @@ from ssa.outlets import routes as outlet_routes
 from ssa.payments import request_routes
 from ssa.payments import routes as payment_routes
 from ssa.payouts import routes as payout_routes
-from ssa.problems import install_problem_handlers
+from ssa.problems import describe_problems, install_problem_handlers
 from ssa.reports import routes as report_routes
 from ssa.settings import DEVELOPMENT_SECRET_KEY, Settings, get_settings
 from ssa.web import install as install_web
@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def openapi() -> dict[str, Any]:
         # FastAPI caches its document (and makes it again when routes are added): the
         # Idempotency-Key header of every POST is added to whichever it gives.
-        return describe_idempotency_keys(generate_openapi())
+        return describe_problems(describe_idempotency_keys(generate_openapi()))
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -142,3 +142,71 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(DataError, _on_data_error)
     app.add_exception_handler(Exception, _on_unexpected)
+
+
+# --- The OpenAPI document ------------------------------------------------------------
+
+# Codes answered outside a Problem subclass (validation, HTTP errors, the unexpected).
+_OTHER_CODES = {
+    "validation_error": (422, "Validation error"),
+    "internal_error": (500, "Internal error"),
+    # ssa.ledger.errors.InsufficientBalance on a household's credits.
+    "insufficient_credits": (409, "Insufficient credits"),
+}
+
+
+def problem_catalogue() -> dict[str, tuple[int, str]]:
+    """Every stable `code` the API can answer, with its status and title: the Problem
+    subclasses defined by the modules loaded (the app loads every router's), the HTTP
+    errors' codes and the others."""
+    found: dict[str, tuple[int, str]] = {}
+    pending: list[type[Problem]] = [Problem]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls is not Problem:
+            found.setdefault(cls.code, (cls.status, cls.title))
+    for status, code in _HTTP_CODES.items():
+        found.setdefault(code, (status, HTTPStatus(status).phrase))
+    for code, (status, title) in _OTHER_CODES.items():
+        found.setdefault(code, (status, title))
+    return dict(sorted(found.items()))
+
+
+def describe_problems(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Add the problem+json schema, whose `code` lists every stable code (with its status
+    in the description), and make it the answer of every error an operation documents
+    and of its `default` (in place; twice changes nothing)."""
+    catalogue = problem_catalogue()
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = {
+        "title": "Problem",
+        "description": "RFC 9457 problem details; `code` is stable. Codes:\n\n"
+        + "\n".join(
+            f"- `{code}` ({status}): {title}" for code, (status, title) in catalogue.items()
+        ),
+        "type": "object",
+        "required": ["type", "title", "status", "detail", "code"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "code": {"type": "string", "enum": list(catalogue)},
+        },
+        "additionalProperties": True,
+    }
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in openapi.get("paths", {}).items():
+        if not path.startswith("/api/"):
+            continue
+        for operation in operations.values():
+            responses: dict[str, Any] = operation.setdefault("responses", {})
+            for status, response in responses.items():
+                if status.startswith(("4", "5")):
+                    response["content"] = problem
+            responses.setdefault(
+                "default",
+                {"description": "A refusal (see the Problem schema's codes)", "content": problem},
+            )
+    return openapi

@@ -117,6 +117,72 @@ def test_openapi_describes_the_api(client: TestClient) -> None:
     assert "/readyz" in spec["paths"]
 
 
+# The codes of API.md's table.
+CONTRACT_CODES = [
+    "validation_error",
+    "unauthenticated",
+    "forbidden",
+    "not_found",
+    "idempotency_conflict",
+    "idempotency_key_required",
+    "contribution_below_minimum",
+    "invalid_siret",
+    "invalid_iban",
+    "member_number_invalid",
+    "member_unknown",
+    "household_inactive",
+    "outlet_not_accredited",
+    "pin_incorrect",
+    "pin_locked",
+    "pin_not_set",
+    "insufficient_credits",
+    "refund_exceeds_payment",
+    "insufficient_coverage",
+    "proposal_closed",
+    "not_eligible",
+    "period_not_issuable",
+]
+
+
+def test_openapi_describes_every_refusal(client: TestClient) -> None:
+    """API.md: the document 'must describe all of it'. Every error is problem+json whose
+    `code` lists every stable code (the contract's and every Problem the code defines);
+    the till's refusals are on the payment's operation."""
+    from ssa.problems import problem_catalogue
+
+    spec = client.get("/openapi.json").json()
+    problem = spec["components"]["schemas"]["Problem"]
+    codes = problem["properties"]["code"]["enum"]
+    assert set(CONTRACT_CODES) <= set(codes)
+    assert set(problem_catalogue()) == set(codes)
+    for code in CONTRACT_CODES:
+        assert f"`{code}`" in problem["description"]
+    for path, operations in spec["paths"].items():
+        if not path.startswith("/api/"):
+            continue
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if status == "default" or status[0] in "45":
+                    schema = response["content"]["application/problem+json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Problem"}, (path, method)
+            assert "default" in operation["responses"], (path, method)
+    payment = spec["paths"]["/api/v1/payments"]["post"]["responses"]
+    described = " ".join(r["description"] for r in payment.values())
+    for code in [
+        "member_number_invalid",
+        "member_unknown",
+        "outlet_not_accredited",
+        "household_inactive",
+        "pin_not_set",
+        "pin_locked",
+        "pin_incorrect",
+        "insufficient_credits",
+        "idempotency_key_required",
+        "idempotency_conflict",
+    ]:
+        assert code in described, code
+
+
 def test_a_value_the_database_refuses_is_a_validation_error(
     app: FastAPI, client: TestClient
 ) -> None:

@@ -1,7 +1,7 @@
 """Payment endpoints: at the till, refunds, and the outlet's own views."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -73,7 +73,24 @@ def payment_out(receipt: service.Receipt) -> PaymentOut:
     )
 
 
-@router.post("/payments", status_code=201, response_model=PaymentOut, responses=MONEY_RESPONSES)
+# The till's refusals, checked in this order so that nothing leaks (API.md).
+PAYMENT_REFUSALS: dict[int | str, dict[str, Any]] = {
+    **MONEY_RESPONSES,
+    422: {"description": "validation_error; member_number_invalid (check digit or format)"},
+    404: {"description": "member_unknown: no such member number"},
+    403: {
+        "description": "outlet_not_accredited (by the household's fund); household_inactive;"
+        " pin_not_set; pin_incorrect (with `attempts_left`); forbidden"
+    },
+    423: {"description": "pin_locked (with `locked_until`)"},
+    409: {
+        "description": "insufficient_credits (with `available_cents`); "
+        + str(MONEY_RESPONSES[409]["description"])
+    },
+}
+
+
+@router.post("/payments", status_code=201, response_model=PaymentOut, responses=PAYMENT_REFUSALS)
 def take_payment(
     body: PaymentIn, request: Request, db_session: DbSession, principal: CurrentPrincipal
 ) -> JSONResponse:
