@@ -32,9 +32,11 @@ def run_migrations_online() -> None:
         return
     url = config.attributes.get("database_url") or Settings().database_url
     engine = make_engine(Settings(database_url=url))
-    with engine.connect() as connection:
-        run_on(connection)
-    engine.dispose()
+    try:
+        with engine.connect() as connection:
+            run_on(connection)
+    finally:  # a migration that refuses must not leave its connection open
+        engine.dispose()
 
 
 if context.is_offline_mode():

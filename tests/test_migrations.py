@@ -6,6 +6,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
+from sqlmodel import Session
 
 from ssa import migrations
 from ssa.models import metadata
@@ -117,4 +118,43 @@ def test_a_database_with_corrections_does_not_go_back_before_them(
         assert {"corrects_id", "correction_reason"} <= columns
     finally:
         app.state.engine.dispose()
+        engine.dispose()
+
+
+def test_a_database_with_contribution_changes_does_not_go_back_before_them(
+    fresh_database_url: Callable[[], str],
+) -> None:
+    """0019's downgrade refuses while contribution changes exist: without them every past
+    month would owe today's amount again. Nothing is dropped."""
+    from ssa.db import make_engine
+    from ssa.households.schemas import HouseholdPatch
+    from ssa.households.service import update
+    from tests.issuance.helpers import add_household, make_fund
+
+    url = fresh_database_url()
+    app_engine = make_engine(Settings(database_url=url))
+    engine = create_engine(url)
+    try:
+        fund = make_fund(app_engine)
+        household = add_household(app_engine, fund, chosen_cents=1_000)  # paid this month
+        with Session(app_engine) as session:
+            update(
+                db_session=session,
+                household=household,
+                patch=HouseholdPatch(chosen_contribution_cents=2_000),
+                actor="system:test",
+                settings=Settings(),
+            )
+            session.commit()
+        app_engine.dispose()
+
+        with pytest.raises(RuntimeError, match="1 contribution change"):
+            migrations.downgrade(url, "0018")
+
+        assert migrations.current_revisions(engine) == migrations.head_revisions()
+        with engine.connect() as connection:
+            kept = connection.execute(text("SELECT count(*) FROM contribution_change")).scalar_one()
+        assert kept == 1
+    finally:
+        app_engine.dispose()
         engine.dispose()

@@ -55,5 +55,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Without the changes, every past month would owe today's amount again.
+    changes = (
+        op.get_bind().execute(sa.text("SELECT count(*) FROM contribution_change")).scalar_one()
+    )
+    if changes:
+        raise RuntimeError(
+            f"{changes} contribution change(s) recorded: this database cannot go back before"
+            " revision 0019 without losing what past months owed."
+        )
     op.drop_index("ix_contribution_change_fund_period", table_name="contribution_change")
     op.drop_table("contribution_change")

@@ -5,17 +5,18 @@ change is recorded (`ContributionChange`) with the month it applies from and the
 due before it, so that a later change does not rewrite the months before: raised, the
 months paid in full stay paid; lowered, the months left short stay short.
 
-A change applies from the current month when nothing (no contribution, no waiver) was
-recorded for it yet (a typo fixed right after registering, a household that cannot pay
-what it chose), else from the next month: a month something was recorded for keeps the
-amount it was recorded against.
+A change applies from the current month when nothing (no contribution that was not
+corrected, no waiver) was recorded for it yet (a typo fixed right after registering, a
+household that cannot pay what it chose), else from the month after the latest one
+recorded (next month, or later when paid ahead): a month something was recorded for keeps
+the amount it was recorded against.
 """
 
 import uuid
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, String, case, cast, func, select
+from sqlalchemy import BigInteger, String, case, cast, delete, func, select
 from sqlmodel import Session, col
 
 from ssa.funds.service import current_period
@@ -27,47 +28,55 @@ def change_chosen_contribution(
     db_session: Session, *, household: Household, cents: int, actor: str
 ) -> str | None:
     """Set the household's contribution to `cents`, keeping what the months before the
-    change owe; returns the month it applies from (None when unchanged)."""
-    if cents == household.chosen_contribution_cents:
+    change owe; returns the month it applies from (None when unchanged).
+
+    It applies from this month, or from the month after the latest one (this month or
+    later: paid ahead) something is recorded for: a contribution not corrected, or a
+    waiver. Changes scheduled after that month are superseded."""
+    connection = db_session.connection()
+    # The household's row, locked: two changes at once are made one after the other.
+    current = connection.execute(
+        select(col(Household.chosen_contribution_cents))
+        .where(col(Household.id) == household.id)
+        .with_for_update()
+    ).scalar_one()
+    if cents == current:
         return None
     this_month = current_period()
-    recorded = (
-        db_session.connection()
-        .execute(
-            select(func.count()).where(
-                col(Contribution.household_id) == household.id,
-                col(Contribution.period) == this_month,
-            )
+    paid = (
+        select(col(Contribution.period))
+        .where(
+            col(Contribution.household_id) == household.id, col(Contribution.period) >= this_month
         )
-        .scalar_one()
-        or db_session.connection()
-        .execute(
-            select(func.count()).where(
-                col(ContributionWaiver.household_id) == household.id,
-                col(ContributionWaiver.period) == this_month,
-            )
-        )
-        .scalar_one()
+        .group_by(col(Contribution.period))
+        .having(func.sum(col(Contribution.amount_cents)) > 0)  # corrections are negative
     )
-    from_period = months.shift(this_month, 1) if recorded else this_month
-    if from_period > household.joined_period:
-        existing = (
-            db_session.connection()
-            .execute(
-                select(col(ContributionChange.id)).where(
-                    col(ContributionChange.household_id) == household.id,
-                    col(ContributionChange.from_period) == from_period,
-                )
-            )
-            .first()
+    waived = select(col(ContributionWaiver.period)).where(
+        col(ContributionWaiver.household_id) == household.id,
+        col(ContributionWaiver.period) >= this_month,
+    )
+    recorded = [row[0] for row in connection.execute(paid.union(waived))]
+    from_period = months.shift(max(recorded), 1) if recorded else this_month
+    connection.execute(
+        delete(ContributionChange).where(
+            col(ContributionChange.household_id) == household.id,
+            col(ContributionChange.from_period) > from_period,
         )
+    )
+    if from_period > household.joined_period:
+        existing = connection.execute(
+            select(col(ContributionChange.id)).where(
+                col(ContributionChange.household_id) == household.id,
+                col(ContributionChange.from_period) == from_period,
+            )
+        ).first()
         if existing is None:  # a second change for the same month keeps the first's past
             db_session.add(
                 ContributionChange(
                     fund_id=household.fund_id,
                     household_id=household.id,
                     from_period=from_period,
-                    previous_cents=household.chosen_contribution_cents,
+                    previous_cents=current,
                     changed_by=actor,
                 )
             )

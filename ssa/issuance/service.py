@@ -158,32 +158,30 @@ def eligibility(fund_id: uuid.UUID, period: str, policy: FundPolicy) -> Select[A
         )
     grace = policy.contribution_grace_periods
     window = [periods.shift(period, -back) for back in range(grace, -1, -1)]
-    counted = sum(
-        (case((col(Household.joined_period) <= w, 1), else_=0) for w in window), literal(0)
-    )
-    # A period is settled when it is waived or paid in full (no household row in `dues`:
-    # nothing settled), what was agreed for it: the chosen amount unless it changed after.
+    # A month of the window, from the month of joining on, is unpaid unless it is waived
+    # or paid in full: what was agreed for it, the chosen amount unless it changed after
+    # (a month that owed nothing is paid; no household row in `dues`: nothing paid).
     dues = _dues(fund_id, window)
     changed = window_dues(fund_id, window)
     chosen = col(Household.chosen_contribution_cents)
-    settled = sum(
+    unpaid = sum(
         (
             case(
                 (
-                    or_(
-                        dues.c[f"waived_{i}"] == 1,
-                        dues.c[f"paid_{i}"] >= func.coalesce(changed.c[f"due_{i}"], chosen),
+                    and_(
+                        col(Household.joined_period) <= month,
+                        func.coalesce(dues.c[f"waived_{i}"], 0) == 0,
+                        func.coalesce(dues.c[f"paid_{i}"], 0)
+                        < func.coalesce(changed.c[f"due_{i}"], chosen),
                     ),
                     1,
                 ),
                 else_=0,
             )
-            for i in range(len(window))
+            for i, month in enumerate(window)
         ),
         literal(0),
     )
-    owes = or_(chosen > 0, *(changed.c[f"due_{i}"] > 0 for i in range(len(window))))
-    unpaid = counted - settled
     # The period's issuances, read once through a join: a correlated EXISTS would be
     # re-run per household against the table the same statement inserts into.
     issued = (
@@ -212,7 +210,7 @@ def eligibility(fund_id: uuid.UUID, period: str, policy: FundPolicy) -> Select[A
         (already, "already_issued"),
         (col(Household.status) != "active", "suspended"),
         (dormant, "dormant"),
-        (and_(owes, unpaid > grace), "contribution_unpaid"),
+        (unpaid > grace, "contribution_unpaid"),
         (or_(amount <= 0, amount < policy.min_issuance_cents), "below_minimum"),
         else_=None,
     )

@@ -4,10 +4,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from ssa.funds.models import Fund
-from ssa.households.contributions import household_statuses, statuses
-from ssa.households.models import ContributionChange, Household
+from ssa.households.contributions import correct_contribution, household_statuses, statuses
+from ssa.households.models import Contribution, ContributionChange, Household
 from ssa.households.schemas import HouseholdPatch
 from ssa.households.service import update
+from ssa.issuance import periods
 from ssa.settings import Settings
 from tests.issuance.helpers import NEXT, PREVIOUS, THIS, add_household, make_fund, pay
 from tests.issuance.test_issuance import issue, reasons
@@ -103,3 +104,59 @@ def test_a_change_in_the_month_of_joining_rewrites_nothing(engine: Engine) -> No
             ).all()
             == []
         )
+
+
+def test_months_that_owed_nothing_are_paid_for_the_issuance(engine: Engine) -> None:
+    """A fund whose minimum is 0: a household that chose 0 and then 10 € owes nothing for
+    the months before, and is issued (the issuance agrees with the statuses)."""
+    fund = make_fund(
+        engine,
+        contribution_minimum_base_cents=0,
+        contribution_minimum_per_extra_person_cents=0,
+    )
+    household = add_household(engine, fund, chosen_cents=0, paid=())
+    change(engine, household, 1_000)  # nothing recorded this month: from this month
+    assert owed(engine, household)[PREVIOUS] == (0, 0, "paid")
+    assert owed(engine, household)[THIS] == (1_000, 0, "due")
+    late = issue(engine, fund, PREVIOUS, dry_run=True)
+    assert (late.households_issued, late.skipped) == (1, [])
+    this = issue(engine, fund, dry_run=True)  # this month unpaid, within the grace
+    assert (this.households_issued, this.skipped) == (1, [])
+
+
+def test_a_corrected_contribution_is_not_a_month_recorded(engine: Engine) -> None:
+    fund = make_fund(engine)
+    household = add_household(engine, fund, chosen_cents=5_000, paid=(THIS,))
+    with Session(engine) as session:
+        recorded = session.exec(
+            select(Contribution).where(
+                Contribution.household_id == household.id, Contribution.period == THIS
+            )
+        ).one()
+        correct_contribution(
+            db_session=session,
+            fund_id=fund.id,
+            contribution_id=recorded.id,
+            reason="recorded by mistake",
+            actor="system:test",
+        )
+        session.commit()
+    change(engine, household, 1_000)  # nothing left recorded this month: from this month
+    assert owed(engine, household)[THIS] == (1_000, 0, "due")
+    assert owed(engine, household)[PREVIOUS] == (5_000, 0, "late")
+
+
+def test_a_month_paid_ahead_keeps_its_amount(engine: Engine) -> None:
+    fund = make_fund(engine)
+    household = add_household(engine, fund, chosen_cents=1_000, paid=(PREVIOUS, NEXT))
+    change(engine, household, 2_000)
+    assert owed(engine, household) == {
+        PREVIOUS: (1_000, 1_000, "paid"),
+        THIS: (1_000, 0, "due"),
+        NEXT: (1_000, 1_000, "paid"),
+    }
+    with Session(engine) as session:
+        rows = session.exec(
+            select(ContributionChange).where(ContributionChange.household_id == household.id)
+        ).all()
+    assert [r.from_period for r in rows] == [periods.shift(NEXT, 1)]
