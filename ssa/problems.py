@@ -198,7 +198,8 @@ def describe_problems(openapi: dict[str, Any]) -> dict[str, Any]:
     }
     problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for path, operations in openapi.get("paths", {}).items():
-        if not path.startswith("/api/"):
+        # The OAuth2 token endpoint answers errors as RFC 6749 says ({"error": ...}).
+        if not path.startswith("/api/") or path == "/api/v1/auth/token":
             continue
         for operation in operations.values():
             responses: dict[str, Any] = operation.setdefault("responses", {})

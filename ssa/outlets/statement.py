@@ -41,6 +41,16 @@ def euros(cents: int) -> str:
     return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
 
 
+# What a spreadsheet would read as a formula at the start of a cell (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(text: str) -> str:
+    """Free text typed at the till (a reference, a refund's reason) as a CSV cell that a
+    spreadsheet shows as text: one that would start a formula gets a leading quote."""
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+
+
 def statement_lines(
     *, db_session: Session, outlet_id: uuid.UUID, fund_id: uuid.UUID, period: str
 ) -> list[StatementLine]:
@@ -96,8 +106,8 @@ def statement_csv(
                 line.kind,
                 line.payment_id,
                 line.refund_id or "",
-                line.reference or "",
-                line.reason or "",
+                text_cell(line.reference or ""),
+                text_cell(line.reason or ""),
                 euros(line.amount_cents),
                 euros(running),
             )

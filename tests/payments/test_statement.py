@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from ssa.funds.service import current_period
 from ssa.households.models import Person
-from ssa.outlets.statement import COLUMNS, euros
+from ssa.outlets.statement import COLUMNS, euros, text_cell
 from tests.conftest import People
 from tests.payments.helpers import open_till
 
@@ -121,3 +121,29 @@ def test_statement_is_for_the_outlet_only(
     assert unknown_fund.status_code == 404
     bad_period = client.get(url, params={**params, "period": "2026-13"}, headers=till.headers)
     assert bad_period.status_code == 422
+
+
+def test_text_typed_at_the_till_never_becomes_a_formula(
+    client: TestClient, engine: Engine, people: People, app: Any
+) -> None:
+    """A reference or a reason opened in the treasurer's spreadsheet stays text."""
+    till = open_till(app, client, engine)
+    paid: Any = till.pay(client, 500, reference='=HYPERLINK("http://evil.example","x")')
+    assert paid.status_code == 201, paid.text
+    refund = client.post(
+        f"/api/v1/payments/{paid.json()['id']}/refunds",
+        json={"amount_cents": 100, "reason": "@SUM(1+1)"},
+        headers={**till.headers, "Idempotency-Key": "r-formula"},
+    )
+    assert refund.status_code == 201, refund.text
+    manager = people.as_(("manager", till.outlet_id))
+    response = client.get(
+        f"/api/v1/outlets/{till.outlet_id}/statement.csv",
+        params={"fund_id": str(till.fund.id), "period": current_period()},
+        headers=manager,
+    )
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[1][4] == """'=HYPERLINK("http://evil.example","x")"""
+    assert rows[2][5] == "'@SUM(1+1)"
+    assert text_cell("T-1") == "T-1"
+    assert text_cell("-1") == "'-1"
