@@ -3,6 +3,7 @@
 import csv
 import io
 import uuid
+from datetime import UTC, datetime, time
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -13,6 +14,7 @@ from ssa.db import unit_of_work
 from ssa.funds.models import Fund
 from ssa.funds.service import current_period
 from ssa.households.models import Household
+from ssa.issuance import periods
 from ssa.outlets.models import OutletCategory, OutletStatus
 from ssa.outlets.schemas import AddressIn, OutletIn
 from ssa.outlets.service import register_outlet, set_status
@@ -20,8 +22,9 @@ from ssa.payments import requests
 from ssa.payments.service import refund
 from ssa.reports.service import MIN_GROUP
 from ssa.reports.spending import households_spending_in, spending_by_category
+from ssa.timeutil import clock_at
 from tests.conftest import People
-from tests.issuance.helpers import add_household, make_fund
+from tests.issuance.helpers import PREVIOUS, add_household, make_fund
 from tests.issuance.test_issuance import issue
 from tests.payments.helpers import IBAN, valid_siret
 
@@ -163,3 +166,40 @@ def test_the_report_as_csv_has_the_same_figures(
         if figure.endswith("_cents"):
             cents = int(value)
             assert values[figure.removesuffix("_cents"), ""] == f"{cents // 100}.{cents % 100:02d}"
+
+
+def test_a_category_with_refunds_only_is_held_back_too(
+    client: TestClient, engine: Engine, people: People
+) -> None:
+    """A refund this month of last month's payment at the butcher's: the butcher's is a
+    category of one household this month, so the market cannot be shown beside it (the
+    total less the market would be that household's refund)."""
+    fund = make_fund(engine)
+    households = [add_household(engine, fund) for _ in range(MIN_GROUP)]
+    issue(engine, fund, PREVIOUS)
+    issue(engine, fund)
+    market = accredited_outlet(engine, fund, OutletCategory.market_stall)
+    butcher = accredited_outlet(engine, fund, OutletCategory.butcher)
+    with clock_at(datetime.combine(periods.first_day(PREVIOUS), time(12), tzinfo=UTC)):
+        last_month = spend(engine, households[0], butcher, 2_000)
+    for household in households:
+        spend(engine, household, market, 1_000)
+    with unit_of_work(engine) as session:
+        refund(
+            db_session=session,
+            outlet_id=butcher,
+            payment_id=last_month,
+            amount_cents=777,
+            reason="not fresh",
+            refunded_by="system:test",
+        )
+    period = current_period()
+    with Session(engine) as session:
+        rows = list(spending_by_category(session, fund.id, period))
+    assert rows == [("butcher", 1, -777), ("market_stall", MIN_GROUP, 5_000)]
+    treasurer = people.as_(("treasurer", fund.id))
+    report = client.get(
+        f"/api/v1/funds/{fund.id}/report", params={"period": period}, headers=treasurer
+    ).json()
+    assert report["refunded_cents"] == 777
+    assert report["spending_by_category"] == []
