@@ -327,7 +327,17 @@ def close_proposal(
 # --- Committees -----------------------------------------------------------------------
 
 
-def draw_out(draw: CommitteeDraw) -> CommitteeDrawOut:
+def draw_out(draw: CommitteeDraw, *, strata_named: bool) -> CommitteeDrawOut:
+    """The draw; its seats per stratum name the strata (an income band) for the fund's
+    coordinators only (`strata_named`): for anyone else the strata are numbered groups,
+    since with the committee's person ids a stratum given all the seats would tell each
+    drawn person's income band."""
+    allocation = [SeatsOut.model_validate(seats) for seats in draw.allocation]
+    if not strata_named:
+        allocation = [
+            seats.model_copy(update={"stratum": f"group {i}"})
+            for i, seats in enumerate(allocation, start=1)
+        ]
     return CommitteeDrawOut(
         id=draw.id,
         fund_id=draw.fund_id,
@@ -338,7 +348,7 @@ def draw_out(draw: CommitteeDraw) -> CommitteeDrawOut:
         drawn_on=draw.drawn_on,
         roll_size=draw.roll_size,
         roll_sha256=draw.roll_sha256,
-        allocation=[SeatsOut.model_validate(seats) for seats in draw.allocation],
+        allocation=allocation,
         person_ids=draw.person_ids,
         in_force=draw.in_force_fund_id is not None,
         drawn_by=draw.drawn_by,
@@ -371,7 +381,7 @@ def draw_committee(
             actor=principal.actor,
             request_id=request.state.request_id,
         )
-        return 201, draw_out(draw)
+        return 201, draw_out(draw, strata_named=True)
 
     return idempotent(
         request=request,
@@ -387,26 +397,32 @@ def draw_committee(
 def list_committee_draws(
     fund_id: uuid.UUID,
     db_session: DbSession,
-    _principal: FundReader,
+    principal: FundReader,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> CommitteeDrawPage:
     """The fund's committee draws, newest first; at most one is in force."""
+    named = principal.has(Role.coordinator, Scope(fund_id=fund_id))
     rows = committee.list_draws(
         db_session=db_session, fund_id=fund_id, limit=limit + 1, before=decode_position(cursor)
     )
     next_cursor = (
         encode_position(rows[limit - 1].drawn_at, rows[limit - 1].id) if len(rows) > limit else None
     )
-    return CommitteeDrawPage(items=[draw_out(d) for d in rows[:limit]], next_cursor=next_cursor)
+    return CommitteeDrawPage(
+        items=[draw_out(d, strata_named=named) for d in rows[:limit]], next_cursor=next_cursor
+    )
 
 
 @router.get("/committee-draws/{draw_id}", response_model=CommitteeDrawOut)
 def get_committee_draw(
-    draw_id: uuid.UUID, db_session: DbSession, _principal: DrawReader
+    draw_id: uuid.UUID, db_session: DbSession, principal: DrawReader
 ) -> CommitteeDrawOut:
-    """A committee draw: its seed, the roll's digest, the seats per stratum, the people."""
-    return draw_out(committee.get_draw(db_session=db_session, draw_id=draw_id))
+    """A committee draw: its seed, the roll's digest, the seats per stratum (named for
+    the fund's coordinators, numbered for others), the people."""
+    draw = committee.get_draw(db_session=db_session, draw_id=draw_id)
+    named = principal.has(Role.coordinator, Scope(fund_id=draw.fund_id))
+    return draw_out(draw, strata_named=named)
 
 
 @router.get("/committee-draws/{draw_id}/roll", response_model=CommitteeRollOut)
@@ -441,7 +457,7 @@ def end_committee(
             actor=principal.actor,
             request_id=request.state.request_id,
         )
-        return 200, draw_out(draw)
+        return 200, draw_out(draw, strata_named=True)
 
     return idempotent(
         request=request,

@@ -908,9 +908,9 @@ def draw_page(
     whether they are on it."""
     t = texts_for(request)
     draw = _readable_draw(db_session, viewer, draw_id)
-    out = draw_out(draw)
     scope = Scope(fund_id=draw.fund_id)
     coordinator = _may(viewer, scope, Role.coordinator)
+    out = draw_out(draw, strata_named=coordinator)
     members: list[dict[str, str]] = []
     if coordinator:
         persons = {
@@ -942,8 +942,14 @@ def draw_page(
             "ended_at": _moment(t, out.ended_at) if out.ended_at else None,
             "strata": [_label(t, STRATA_NAMES, name) for name in out.strata],
             "allocation": [
-                {"stratum": _stratum(t, seats.stratum), "roll": seats.roll, "seats": seats.seats}
-                for seats in out.allocation
+                {
+                    "stratum": _stratum(t, seats.stratum)
+                    if coordinator
+                    else t.gettext("Group %(number)s", number=i),
+                    "roll": seats.roll,
+                    "seats": seats.seats,
+                }
+                for i, seats in enumerate(out.allocation, start=1)
             ],
             "coordinator": coordinator,
             "members": members,

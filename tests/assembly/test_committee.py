@@ -208,6 +208,18 @@ def test_committee_refusals_and_who_may_see_what(
     seen = client.get(f"/api/v1/committee-draws/{made['id']}", headers=as_member)
     assert seen.status_code == 200
     assert seen.json()["person_ids"] == made["person_ids"]
+    # The strata are income bands: numbered groups for anyone but the coordinator (with
+    # the person ids, a stratum given every seat would tell the drawn people's band).
+    groups = [a["stratum"] for a in seen.json()["allocation"]]
+    assert groups == [f"group {i}" for i in range(1, len(groups) + 1)]
+    assert [(a["roll"], a["seats"]) for a in seen.json()["allocation"]] == [
+        (a["roll"], a["seats"]) for a in made["allocation"]
+    ]
+    assert all("income_band" in a["stratum"] for a in made["allocation"])
+    listed = client.get(f"/api/v1/funds/{fund.id}/committee-draws", headers=as_member).json()
+    assert all(a["stratum"].startswith("group ") for d in listed["items"] for a in d["allocation"])
+    named = client.get(f"/api/v1/committee-draws/{made['id']}", headers=coordinator).json()
+    assert named["allocation"] == made["allocation"]
     # The roll carries each adult's income band: coordinators only.
     assert (
         client.get(f"/api/v1/committee-draws/{made['id']}/roll", headers=as_member).status_code
