@@ -13,6 +13,7 @@ from pydantic import (
     field_validator,
 )
 
+from ssa.funds.service import fund_today
 from ssa.households.models import (
     ContributionMethod,
     DirectDebitRunStatus,
@@ -42,7 +43,7 @@ class PersonIn(Strict):
     @field_validator("birth_date")
     @classmethod
     def _plausible(cls, value: date) -> date:
-        if value.year < 1900 or value > date.today():
+        if value.year < 1900 or value > fund_today():
             raise ValueError("a birth date between 1900 and today")
         return value
 
@@ -285,7 +286,7 @@ class MandateIn(Strict):
     @classmethod
     def _plausible(cls, value: date) -> date:
         # SEPA direct debit started in November 2009; a signature is not in the future.
-        if value < date(2009, 11, 1) or value > date.today():
+        if value < date(2009, 11, 1) or value > fund_today():
             raise ValueError("a signature date between November 2009 and today")
         return value
 
