@@ -16,11 +16,19 @@ import uuid
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, String, case, cast, delete, func, select
+from sqlalchemy import BigInteger, String, case, cast, delete, func, select, union
 from sqlmodel import Session, col
 
 from ssa.funds.service import current_period
-from ssa.households.models import Contribution, ContributionChange, ContributionWaiver, Household
+from ssa.households.models import (
+    Contribution,
+    ContributionChange,
+    ContributionWaiver,
+    DirectDebitRun,
+    DirectDebitRunLine,
+    DirectDebitRunStatus,
+    Household,
+)
 from ssa.issuance import periods as months
 
 
@@ -31,8 +39,9 @@ def change_chosen_contribution(
     change owe; returns the month it applies from (None when unchanged).
 
     It applies from this month, or from the month after the latest one (this month or
-    later: paid ahead) something is recorded for: a contribution not corrected, or a
-    waiver. Changes scheduled after that month are superseded."""
+    later: paid ahead) something is recorded for: a contribution not corrected, a waiver,
+    or a debit in a direct-debit file (not cancelled, not returned). Changes scheduled
+    after that month are superseded."""
     connection = db_session.connection()
     # The household's row, locked: two changes at once are made one after the other.
     current = connection.execute(
@@ -55,7 +64,19 @@ def change_chosen_contribution(
         col(ContributionWaiver.household_id) == household.id,
         col(ContributionWaiver.period) >= this_month,
     )
-    recorded = [row[0] for row in connection.execute(paid.union(waived))]
+    # A month whose direct-debit file went to the bank with the household in it: the
+    # amount the bank will collect is the one agreed.
+    debited = (
+        select(col(DirectDebitRun.period))
+        .join(DirectDebitRunLine, col(DirectDebitRunLine.run_id) == col(DirectDebitRun.id))
+        .where(
+            col(DirectDebitRunLine.household_id) == household.id,
+            col(DirectDebitRunLine.returned_at).is_(None),
+            col(DirectDebitRun.status) == DirectDebitRunStatus.open.value,
+            col(DirectDebitRun.period) >= this_month,
+        )
+    )
+    recorded = [row[0] for row in connection.execute(union(paid, waived, debited))]
     from_period = months.shift(max(recorded), 1) if recorded else this_month
     connection.execute(
         delete(ContributionChange).where(

@@ -1089,3 +1089,33 @@ def test_a_mandate_amended_before_its_return_is_recorded_is_collected_again(
     assert again.status_code == 200, again.text
     found = debits(again.text)
     assert found[f"{household['member_number']}-{period}-2"]["iban"] == OTHER_IBAN
+
+
+def test_a_change_after_the_months_file_went_out_applies_from_the_next_month(
+    client: TestClient, people: People
+) -> None:
+    """The bank collects what the file says: a month whose file holds the household keeps
+    that amount when the contribution changes; the change applies from the month after."""
+    fund_id = sepa_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    treasurer = people.as_(("treasurer", fund_id))
+    made = mandated(client, fund_id, coordinator)
+    month = current_period()
+    sent = debit_file(client, fund_id, treasurer, month)
+    assert sent.status_code == 200, sent.text
+    changed = client.patch(
+        f"/api/v1/households/{made['id']}",
+        json={"chosen_contribution_cents": 3000},
+        headers=coordinator,
+    )
+    assert changed.status_code == 200, changed.text
+    statuses = client.get(
+        f"/api/v1/funds/{fund_id}/contributions", params={"period": month}, headers=treasurer
+    ).json()["items"]
+    assert [r["due_cents"] for r in statuses if r["household_id"] == made["id"]] == [2000]
+    after = client.get(
+        f"/api/v1/funds/{fund_id}/contributions",
+        params={"period": next_period()},
+        headers=treasurer,
+    ).json()["items"]
+    assert [r["due_cents"] for r in after if r["household_id"] == made["id"]] == [3000]
