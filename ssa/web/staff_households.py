@@ -1340,10 +1340,13 @@ def contribution_correct(
     viewer: CurrentViewer,
     contribution: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
+    right_amount: Annotated[str, Form()] = "",
     form_key: Annotated[str, Form()] = "",
 ) -> Response:
     """Correct a contribution recorded by mistake (the API's `POST .../contributions/{id}/
-    correction`, treasurer; once per form): the period is owed again."""
+    correction`, treasurer; once per form): the period is owed again, or, with the amount
+    really received (a wrong amount typed), that contribution is recorded in its place in
+    the same transaction (the API's `replacement`: same household, month, method, day)."""
     t = texts_for(request)
     desk = open_desk(db_session, viewer, slug, Role.treasurer)
     try:
@@ -1356,18 +1359,43 @@ def contribution_correct(
     household = _household(db_session, desk, original.household_id)
     form_key = form_key if valid_form_key(form_key) else new_form_key()
     why = " ".join(reason.split())[:200]
+    right_cents = (
+        parse_euros(
+            right_amount.strip()[:20], allow_zero=False, maximum_cents=MAX_CONTRIBUTION_CENTS
+        )
+        if right_amount.strip()
+        else None
+    )
+    error = None
     if not why:
+        error = t.gettext("Say why the contribution is corrected: it stays in the books.")
+    elif right_amount.strip() and right_cents is None:
+        error = t.gettext(
+            "Type the amount really received in euros, for example 12.50, or leave it empty."
+        )
+    if error is not None:
         return _record_form(
             request,
             db_session,
             desk,
             household,
             original.period,
-            error=t.gettext("Say why the contribution is corrected: it stays in the books."),
+            error=error,
             form_key=form_key,
             status=422,
         )
-    body = ContributionCorrectionIn(reason=why)
+    replacement = (
+        ContributionIn(
+            household_id=original.household_id,
+            period=original.period,
+            amount_cents=right_cents,
+            method=ContributionMethod(original.method),
+            received_on=original.received_on,
+        )
+        if right_cents is not None
+        else None
+    )
+    body = ContributionCorrectionIn(reason=why, replacement=replacement)
 
     def work() -> tuple[int, Any]:
         correction, _ = contributions.correct_contribution(
@@ -1376,6 +1404,7 @@ def contribution_correct(
             contribution_id=original.id,
             reason=body.reason,
             actor=viewer.principal.actor,
+            replacement=body.replacement,
             request_id=request.state.request_id,
         )
         return 201, ContributionOut.model_validate(correction, from_attributes=True)
@@ -1404,6 +1433,15 @@ def contribution_correct(
         t.gettext(
             "The contribution of %(amount)s for %(period)s is corrected (household %(number)s).",
             amount=t.money(original.amount_cents),
+            number=household.member_number,
+            period=t.period(original.period),
+        )
+        if right_cents is None
+        else t.gettext(
+            "The contribution of %(amount)s for %(period)s is corrected to %(right)s"
+            " (household %(number)s).",
+            amount=t.money(original.amount_cents),
+            right=t.money(right_cents),
             number=household.member_number,
             period=t.period(original.period),
         ),

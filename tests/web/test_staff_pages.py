@@ -944,6 +944,51 @@ def test_a_treasurer_corrects_a_contribution_recorded_by_mistake(
     assert sorted(rows) == [-paid.amount_cents, paid.amount_cents]
 
 
+def test_a_wrong_amount_is_corrected_to_the_amount_received(
+    treasurer: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    """The correction form takes the amount really received: the mistaken contribution is
+    reversed and the right one recorded in its place, in one transaction."""
+    base = staffed.base
+    page = f"{base}/contributions/record?household={staffed.household.id}&period={THIS}"
+    shown = treasurer.get(page)
+    assert "Amount really received" in shown.text
+    with Session(engine) as session:
+        (paid,) = session.exec(
+            select(Contribution).where(
+                col(Contribution.household_id) == staffed.household.id,
+                col(Contribution.period) == THIS,
+            )
+        ).all()
+    key = re.search(
+        rf'name="form_key" value="([0-9a-f]{{32}})">\s*<input type="hidden" name="contribution"'
+        rf' value="{paid.id}"',
+        shown.text,
+    ).group(1)  # type: ignore[union-attr]
+    data = {"csrf_token": csrf_of(shown.text), "form_key": key, "contribution": str(paid.id)}
+    url = f"{base}/contributions/correct"
+    bad = treasurer.post(url, data={**data, "reason": "typo", "right_amount": "douze"})
+    assert bad.status_code == 422
+    assert "amount really received" in alert_of(bad.text)
+    done = treasurer.post(
+        url, data={**data, "reason": "typo", "right_amount": "12.50"}, follow_redirects=False
+    )
+    assert done.status_code == 303
+    after = treasurer.get(done.headers["location"])
+    assert "is corrected to €12.50" in after.text
+    assert re.search(r"Paid so far</dt><dd>€12.50", after.text)
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Contribution.amount_cents, Contribution.method, Contribution.received_on).where(
+                col(Contribution.household_id) == staffed.household.id,
+                col(Contribution.period) == THIS,
+            )
+        ).all()
+    assert sorted(r[0] for r in rows) == sorted([-paid.amount_cents, 1_250, paid.amount_cents])
+    right = next(r for r in rows if r[0] == 1_250)
+    assert (right[1], right[2]) == (paid.method, paid.received_on)
+
+
 def test_a_contribution_recorded_appears_once(
     treasurer: TestClient, staffed: Staffed, engine: Engine
 ) -> None:
