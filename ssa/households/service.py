@@ -172,6 +172,13 @@ def _add_person(
             )
             token = invite(db_session=db_session, user=user, settings=settings)
         taken = db_session.exec(select(Person).where(col(Person.user_id) == user.id)).first()
+        if taken is not None and taken.left_on is not None:
+            # Someone who left a household and joins another (moving out, a separation):
+            # their login follows them; the person who left stays in history without it.
+            taken.user_id = None
+            db_session.add(taken)
+            db_session.flush()
+            taken = None
         if taken is None:
             person.user_id = user.id
     db_session.add(person)

@@ -127,6 +127,45 @@ def test_a_person_with_an_email_is_invited_and_then_logs_in_as_a_member(
     assert mine.json()["declared"] == created["declared"]
 
 
+def test_a_person_who_moves_to_another_household_keeps_their_login(
+    client: TestClient, people: People
+) -> None:
+    """Someone leaves a household and joins another (moving out, a separation): their
+    login now opens the new household; the old one keeps them in its history only."""
+    fund_id = new_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    email = unique_email()
+    first = register(
+        client,
+        fund_id,
+        coordinator,
+        household_body([person("Inès", "Garcia", "1985-02-11", email=email), person()]),
+    )
+    ines = next(p for p in first["persons"] if p["given_name"] == "Inès")
+    member = people.headers(uuid.UUID(ines["user_id"]))
+    camille = next(p for p in first["persons"] if p["given_name"] == "Camille")
+    left = client.patch(
+        f"/api/v1/households/{first['id']}",
+        json={
+            "persons": [{k: camille[k] for k in ("id", "given_name", "family_name", "birth_date")}]
+        },
+        headers=coordinator,
+    )
+    assert left.status_code == 200, left.text
+    second = register(
+        client,
+        fund_id,
+        coordinator,
+        household_body([person("Inès", "Garcia", "1985-02-11", email=email)]),
+    )
+    (moved,) = second["persons"]
+    assert moved["user_id"] == ines["user_id"]
+    assert moved.get("invitation_token") is None  # the login exists already
+    me = client.get("/api/v1/me", headers=member).json()
+    assert (me["household_id"], me["person_id"]) == (second["id"], moved["id"])
+    assert client.get(f"/api/v1/households/{first['id']}", headers=member).status_code == 403
+
+
 def test_registration_is_for_the_funds_coordinator(client: TestClient, people: People) -> None:
     fund_id = new_fund(client, people)
     other_fund = new_fund(client, people)
