@@ -10,7 +10,7 @@ count from the start.
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
@@ -25,7 +25,7 @@ from ssa.ledger.models import (
     LedgerTransaction,
     Side,
 )
-from ssa.reports.service import coverage_ratio, runway_periods
+from ssa.reports.ratios import coverage_ratio, runway_periods
 
 # What the fund owes, as the coverage check counts it (ssa.issuance.service.coverage).
 OWED_KINDS = (
@@ -51,6 +51,8 @@ class PeriodPoint:
     owed_cents: int
     coverage_ratio: float | None
     runway_periods: float | None
+    # By account kind, at the end of the period's books.
+    balances: dict[str, int] = field(default_factory=dict)
 
 
 def period_series(
@@ -116,6 +118,7 @@ def period_series(
                 owed_cents=owed,
                 coverage_ratio=coverage_ratio(held, owed),
                 runway_periods=runway_periods(held, owed, rate),
+                balances=balances,
             )
         )
     return points

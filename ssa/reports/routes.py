@@ -61,7 +61,8 @@ def report(
     _principal: Staff,
     period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
 ) -> ReportOut:
-    """The period's figures (default: this month); coverage and runway as of now."""
+    """The period's figures (default: this month); balances, coverage and runway at the
+    end of a past month, as of now for this one."""
     figures = period_report(
         db_session=db_session, fund_id=fund_id, period=period or current_period()
     )

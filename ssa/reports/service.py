@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from ssa.funds.service import current_period
 from ssa.households.dues import window_dues
 from ssa.households.models import ContributionWaiver, Household, HouseholdStatus, Person
 from ssa.issuance.service import coverage
@@ -19,6 +20,8 @@ from ssa.ledger.models import (
     Side,
     TransactionKind,
 )
+from ssa.reports.history import period_series
+from ssa.reports.ratios import coverage_ratio, runway_periods
 from ssa.reports.spending import households_spending_in, spending_by_category
 
 # Aggregates over fewer households than this are not shown.
@@ -109,17 +112,6 @@ def _balances(db_session: Session, fund_id: uuid.UUID) -> dict[str, int]:
     return {kind: int(total) for kind, total in rows}
 
 
-def coverage_ratio(held_cents: int, owed_cents: int) -> float | None:
-    """Euros held for each euro owed (credits, payables, transfers in transit)."""
-    return round(held_cents / owed_cents, 4) if owed_cents else None
-
-
-def runway_periods(held_cents: int, owed_cents: int, monthly_rate_cents: int) -> float | None:
-    """How many more months of credits, at `monthly_rate_cents`, what is held beyond what
-    is owed would cover."""
-    return round((held_cents - owed_cents) / monthly_rate_cents, 2) if monthly_rate_cents else None
-
-
 def period_report(*, db_session: Session, fund_id: uuid.UUID, period: str) -> Report:
     moves = _movements(db_session, fund_id, period)
     balances = _balances(db_session, fund_id)
@@ -152,6 +144,13 @@ def period_report(*, db_session: Session, fund_id: uuid.UUID, period: str) -> Re
     held, owed = coverage(db_session, fund_id)
     issued = moves.get(("issuance", "household_credits", "credit"), 0)
     monthly_rate = issued or _last_issuance(db_session, fund_id)
+    ratio, runway = coverage_ratio(held, owed), runway_periods(held, owed, monthly_rate)
+    if period < current_period():
+        # A past month: its balances, coverage and runway as its books stood at its end
+        # (today's, less what later months posted), as the dashboard's charts draw them.
+        (end,) = period_series(db_session=db_session, fund_id=fund_id, last=period, count=1)
+        balances, held = end.balances, end.bank_cents
+        ratio, runway = end.coverage_ratio, end.runway_periods
     categories = _shown_categories(db_session, fund_id, period)
     return Report(
         period=period,
@@ -169,8 +168,8 @@ def period_report(*, db_session: Session, fund_id: uuid.UUID, period: str) -> Re
         outstanding_credits_cents=balances.get("household_credits", 0),
         outlet_payables_cents=balances.get("outlet_payable", 0),
         bank_cents=held,
-        coverage_ratio=coverage_ratio(held, owed),
-        runway_periods=runway_periods(held, owed, monthly_rate),
+        coverage_ratio=ratio,
+        runway_periods=runway,
         spending_by_category=categories,
     )
 

@@ -30,7 +30,7 @@ from ssa.payouts import service as payouts
 from ssa.payouts.models import PayoutStatus
 from ssa.payouts.schemas import PayoutIn, PayoutOut
 from ssa.payouts.sepa import sepa_credit_transfer
-from ssa.reports.service import coverage_ratio
+from ssa.reports.ratios import coverage_ratio
 from ssa.web.access import CurrentViewer, PageNotFound
 from ssa.web.forms import Refused, attempt, new_form_key, problem_message, valid_form_key
 from ssa.web.i18n import Texts, texts_for

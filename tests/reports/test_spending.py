@@ -203,3 +203,29 @@ def test_a_category_with_refunds_only_is_held_back_too(
     ).json()
     assert report["refunded_cents"] == 777
     assert report["spending_by_category"] == []
+
+
+def test_a_past_months_report_gives_its_books_at_its_end(
+    client: TestClient, engine: Engine, people: People
+) -> None:
+    """Last month's report: what was owed and held when last month ended (this month's
+    credits, grant and contribution not yet there), not today's balances."""
+    fund = make_fund(engine)  # its grant is this month's
+    add_household(engine, fund)  # paid 10 EUR last month and 10 EUR this month
+    issue(engine, fund, PREVIOUS)
+    issue(engine, fund)
+    treasurer = people.as_(("treasurer", fund.id))
+
+    def report(period: str) -> dict[str, Any]:
+        got = client.get(
+            f"/api/v1/funds/{fund.id}/report", params={"period": period}, headers=treasurer
+        )
+        assert got.status_code == 200, got.text
+        body: dict[str, Any] = got.json()
+        return body
+
+    now, then = report(current_period()), report(PREVIOUS)
+    assert (now["outstanding_credits_cents"], now["bank_cents"]) == (30_000, 10_002_000)
+    assert (then["outstanding_credits_cents"], then["bank_cents"]) == (15_000, 1_000)
+    assert then["coverage_ratio"] == round(1_000 / 15_000, 4)
+    assert then["issued_cents"] == 15_000
