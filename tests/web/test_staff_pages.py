@@ -894,14 +894,13 @@ def test_someone_moving_in_during_a_save_is_not_marked_as_left(
 # --- Contributions ------------------------------------------------------------------------
 
 
-def test_a_treasurer_corrects_a_contribution_recorded_by_mistake(
-    treasurer: TestClient, auditor: TestClient, staffed: Staffed, engine: Engine
-) -> None:
-    base = staffed.base
-    page = f"{base}/contributions/record?household={staffed.household.id}&period={THIS}"
+def correction_form(
+    treasurer: TestClient, staffed: Staffed, engine: Engine
+) -> tuple[Response, Contribution, dict[str, str]]:
+    """The household's month page, its one contribution this month, and the fields of
+    that contribution's correction form (session token, form key, contribution)."""
+    page = f"{staffed.base}/contributions/record?household={staffed.household.id}&period={THIS}"
     shown = treasurer.get(page)
-    assert "Recorded for this month" in shown.text
-    assert "Recorded by mistake?" in shown.text
     with Session(engine) as session:
         (paid,) = session.exec(
             select(Contribution).where(
@@ -915,6 +914,16 @@ def test_a_treasurer_corrects_a_contribution_recorded_by_mistake(
         shown.text,
     ).group(1)  # type: ignore[union-attr]
     data = {"csrf_token": csrf_of(shown.text), "form_key": key, "contribution": str(paid.id)}
+    return shown, paid, data
+
+
+def test_a_treasurer_corrects_a_contribution_recorded_by_mistake(
+    treasurer: TestClient, auditor: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    base = staffed.base
+    shown, paid, data = correction_form(treasurer, staffed, engine)
+    assert "Recorded for this month" in shown.text
+    assert "Recorded by mistake?" in shown.text
     url = f"{base}/contributions/correct"
 
     blank = treasurer.post(url, data={**data, "reason": "  "})
@@ -950,22 +959,8 @@ def test_a_wrong_amount_is_corrected_to_the_amount_received(
     """The correction form takes the amount really received: the mistaken contribution is
     reversed and the right one recorded in its place, in one transaction."""
     base = staffed.base
-    page = f"{base}/contributions/record?household={staffed.household.id}&period={THIS}"
-    shown = treasurer.get(page)
+    shown, paid, data = correction_form(treasurer, staffed, engine)
     assert "Amount really received" in shown.text
-    with Session(engine) as session:
-        (paid,) = session.exec(
-            select(Contribution).where(
-                col(Contribution.household_id) == staffed.household.id,
-                col(Contribution.period) == THIS,
-            )
-        ).all()
-    key = re.search(
-        rf'name="form_key" value="([0-9a-f]{{32}})">\s*<input type="hidden" name="contribution"'
-        rf' value="{paid.id}"',
-        shown.text,
-    ).group(1)  # type: ignore[union-attr]
-    data = {"csrf_token": csrf_of(shown.text), "form_key": key, "contribution": str(paid.id)}
     url = f"{base}/contributions/correct"
     bad = treasurer.post(url, data={**data, "reason": "typo", "right_amount": "douze"})
     assert bad.status_code == 422
