@@ -245,7 +245,7 @@ async def oidc_callback(request: Request, db_session: DbSession) -> Response:
     return RedirectResponse(target, status_code=302)
 
 
-@router.post("/auth/logout", status_code=204)
+@router.post("/auth/logout", status_code=204, name="api_logout")
 def logout(request: Request) -> Response:
     """End the web session."""
     request.session.clear()
