@@ -32,13 +32,15 @@ class Problem(Exception):
         self.extra = extra
 
     def body(self) -> dict[str, Any]:
+        # RFC 9457's members come last: an extra member never replaces them (`status` is
+        # the HTTP status, not the state of the thing refused).
         return {
+            **self.extra,
             "type": f"https://ssa.example/problems/{self.code.replace('_', '-')}",
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
             "code": self.code,
-            **self.extra,
         }
 
 
@@ -58,12 +60,12 @@ def problem_response(
     status: int, code: str, detail: str, *, title: str | None = None, **extra: Any
 ) -> JSONResponse:
     body = {
+        **extra,
         "type": f"https://ssa.example/problems/{code.replace('_', '-')}",
         "title": title or HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
         "code": code,
-        **extra,
     }
     return JSONResponse(jsonable_encoder(body), status_code=status, media_type=PROBLEM_JSON)
 

@@ -212,3 +212,18 @@ def test_a_value_the_database_refuses_is_a_validation_error(
     )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
+
+
+def test_extra_members_never_replace_the_problem_members() -> None:
+    """RFC 9457: `status` is the HTTP status, whatever the refusal adds (a refused payout
+    or payment request says its own state under another name)."""
+    from ssa.problems import Conflict
+
+    body = Conflict("Already paid.", status="paid", code="other", title="x", extra=1).body()
+    assert (body["status"], body["code"], body["title"], body["detail"]) == (
+        409,
+        "conflict",
+        "Conflict",
+        "Already paid.",
+    )
+    assert body["extra"] == 1

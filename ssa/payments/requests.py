@@ -193,7 +193,8 @@ def confirm_request(
         raise PaymentRequestNotFound()
     if payment_request.status != PaymentRequestStatus.pending:
         raise PaymentRequestNotPending(
-            f"This payment request is {payment_request.status}.", status=payment_request.status
+            f"This payment request is {payment_request.status}.",
+            request_status=payment_request.status,
         )
     if _due(payment_request, now):
         raise PaymentRequestExpired(
@@ -218,7 +219,8 @@ def confirm_request(
     if claimed is None:
         db_session.refresh(payment_request)
         raise PaymentRequestNotPending(
-            f"This payment request is {payment_request.status}.", status=payment_request.status
+            f"This payment request is {payment_request.status}.",
+            request_status=payment_request.status,
         )
     taken = charge_household(
         db_session,

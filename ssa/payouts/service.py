@@ -229,7 +229,7 @@ def _open_for_closing(
     if payout.status != PayoutStatus.created:
         raise PayoutNotOpen(
             f"This payout is {payout.status}: only a created payout can be {wanted}.",
-            status=str(payout.status),
+            payout_status=str(payout.status),
         )
     return payout, transit_id
 

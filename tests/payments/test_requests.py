@@ -141,7 +141,8 @@ def test_request_then_member_confirms_once(
     again = confirm(client, member, asked["id"])
     assert again.status_code == 409
     assert again.json()["code"] == "payment_request_not_pending"
-    assert again.json()["status"] == "paid"
+    assert again.json()["status"] == 409  # RFC 9457: the HTTP status
+    assert again.json()["request_status"] == "paid"
     assert credits(engine, till.household) == CREDITS - 4_250
 
     at_till = client.get(f"/api/v1/payment-requests/{asked['id']}", headers=till.headers)
@@ -195,7 +196,8 @@ def test_expired_request_is_marked_and_refused(
     again = confirm(client, member, asked["id"])
     assert again.status_code == 409
     assert again.json()["code"] == "payment_request_not_pending"
-    assert again.json()["status"] == "expired"
+    assert again.json()["status"] == 409
+    assert again.json()["request_status"] == "expired"
     lookup = client.get("/api/v1/payment-requests", params={"code": asked["code"]}, headers=member)
     assert lookup.status_code == 404
 
@@ -325,7 +327,7 @@ def test_two_confirmations_at_once_pay_once(
                     db_session=session, request_id=request_id, household_id=till.household.id
                 )
         except requests.PaymentRequestNotPending as refused:
-            assert refused.extra["status"] == "paid"
+            assert refused.extra["request_status"] == "paid"
             return "refused"
         return "paid"
 

@@ -169,6 +169,8 @@ def test_confirm_pays_from_the_bank_and_feeds_the_report(
     )
     assert cancel.status_code == 409
     assert cancel.json()["code"] == "payout_not_open"
+    assert cancel.json()["status"] == 409  # RFC 9457: the HTTP status
+    assert cancel.json()["payout_status"] == "confirmed"
     assert audit_actions(engine, payout["id"]) == ["payout.create", "payout.confirm"]
 
     report = client.get(
@@ -213,6 +215,8 @@ def test_cancel_puts_the_amounts_back_on_the_payables(
     )
     assert confirm.status_code == 409
     assert confirm.json()["code"] == "payout_not_open"
+    assert confirm.json()["status"] == 409
+    assert confirm.json()["payout_status"] == "cancelled"
     sepa = client.get(f"/api/v1/payouts/{payout['id']}/sepa.xml", headers=treasurer)
     assert sepa.status_code == 409
     assert sepa.json()["code"] == "payout_cancelled"
