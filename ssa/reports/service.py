@@ -143,7 +143,7 @@ def period_report(*, db_session: Session, fund_id: uuid.UUID, period: str) -> Re
     )
     held, owed = coverage(db_session, fund_id)
     issued = moves.get(("issuance", "household_credits", "credit"), 0)
-    monthly_rate = issued or _last_issuance(db_session, fund_id)
+    monthly_rate = issued or _monthly_rate(db_session, fund_id, period)
     ratio, runway = coverage_ratio(held, owed), runway_periods(held, owed, monthly_rate)
     if period < current_period():
         # A past month: its balances, coverage and runway as its books stood at its end
@@ -229,29 +229,27 @@ def _shown_categories(db_session: Session, fund_id: uuid.UUID, period: str) -> l
     ]
 
 
-def _last_issuance(db_session: Session, fund_id: uuid.UUID) -> int:
-    """The total of the fund's latest issuance: the current monthly rate of credits."""
-    latest = (
+def _monthly_rate(db_session: Session, fund_id: uuid.UUID, period: str) -> int:
+    """The credits of the latest month issued up to `period`, all of its runs (late joiners
+    and late payers included): the current monthly rate of credits, as the dashboard's
+    series counts it."""
+    total = (
         db_session.connection()
         .execute(
-            select(col(LedgerTransaction.id))
+            select(func.sum(col(LedgerPosting.amount_cents)))
+            .join(LedgerTransaction, col(LedgerTransaction.id) == col(LedgerPosting.transaction_id))
+            .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerPosting.account_id))
             .where(
-                col(LedgerTransaction.fund_id) == fund_id, col(LedgerTransaction.kind) == "issuance"
+                col(LedgerTransaction.fund_id) == fund_id,
+                col(LedgerTransaction.kind) == TransactionKind.issuance.value,
+                col(LedgerTransaction.period) <= period,
+                col(LedgerAccount.kind) == AccountKind.household_credits.value,
+                col(LedgerPosting.side) == Side.credit.value,
             )
-            .order_by(col(LedgerTransaction.created_at).desc())
+            .group_by(col(LedgerTransaction.period))
+            .order_by(col(LedgerTransaction.period).desc())
             .limit(1)
         )
         .scalar_one_or_none()
     )
-    if latest is None:
-        return 0
-    total = (
-        db_session.connection()
-        .execute(
-            select(func.coalesce(func.sum(col(LedgerPosting.amount_cents)), 0)).where(
-                col(LedgerPosting.transaction_id) == latest, col(LedgerPosting.side) == "debit"
-            )
-        )
-        .scalar_one()
-    )
-    return int(total)
+    return int(total or 0)

@@ -82,3 +82,25 @@ def test_a_fund_without_books_has_empty_points(engine: Engine) -> None:
     assert [(p.issued_cents, p.bank_cents, p.coverage_ratio, p.runway_periods) for p in series] == [
         (0, 0, None, None)
     ] * 3
+
+
+def test_the_runway_counts_a_whole_month_of_credits_not_its_last_run(engine: Engine) -> None:
+    """Before next month is issued, its report's runway is at this month's rate: all of this
+    month's runs, not the last one alone (a late joiner's credits made it 30 times longer)."""
+    fund = make_fund(engine, grant_cents=200_000)
+    for _ in range(3):
+        add_household(engine, fund)
+    issue(engine, fund, THIS)
+    add_household(engine, fund)  # a late joiner: a second, smaller run of the month
+    issue(engine, fund, THIS)
+    with Session(engine) as session:
+        this = period_report(db_session=session, fund_id=fund.id, period=THIS)
+        ahead = period_report(db_session=session, fund_id=fund.id, period=NEXT)
+    assert ahead.issued_cents == 0
+    assert this.issued_cents == 4 * 15_000
+    assert this.runway_periods is not None
+    assert (
+        ahead.runway_periods
+        == this.runway_periods
+        == runway_periods(this.bank_cents, this.outstanding_credits_cents, this.issued_cents)
+    )
