@@ -2,15 +2,17 @@
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from ssa.funds.service import current_period
 from ssa.households.dues import window_dues
 from ssa.households.models import ContributionWaiver, Household, HouseholdStatus, Person
+from ssa.issuance import periods as months
 from ssa.issuance.service import coverage
 from ssa.ledger.models import (
     AccountKind,
@@ -115,32 +117,7 @@ def _balances(db_session: Session, fund_id: uuid.UUID) -> dict[str, int]:
 def period_report(*, db_session: Session, fund_id: uuid.UUID, period: str) -> Report:
     moves = _movements(db_session, fund_id, period)
     balances = _balances(db_session, fund_id)
-    active = (
-        db_session.connection()
-        .execute(
-            select(func.count())
-            .select_from(Household)
-            .where(
-                col(Household.fund_id) == fund_id,
-                col(Household.status) == HouseholdStatus.active.value,
-            )
-        )
-        .scalar_one()
-    )
-    persons = (
-        db_session.connection()
-        .execute(
-            select(func.count())
-            .select_from(Person)
-            .join(Household, col(Household.id) == col(Person.household_id))
-            .where(
-                col(Household.fund_id) == fund_id,
-                col(Household.status) == HouseholdStatus.active.value,
-                col(Person.left_on).is_(None),
-            )
-        )
-        .scalar_one()
-    )
+    active, persons = _households_and_persons(db_session, fund_id, period)
     held, owed = coverage(db_session, fund_id)
     issued = moves.get(("issuance", "household_credits", "credit"), 0)
     monthly_rate = issued or _monthly_rate(db_session, fund_id, period)
@@ -172,6 +149,30 @@ def period_report(*, db_session: Session, fund_id: uuid.UUID, period: str) -> Re
         runway_periods=runway,
         spending_by_category=categories,
     )
+
+
+def _households_and_persons(
+    db_session: Session, fund_id: uuid.UUID, period: str
+) -> tuple[int, int]:
+    """The active households that had joined by the period, and their persons still there
+    at its end. (Statuses are today's: a household's suspension or departure has no date.)"""
+    in_period = (
+        col(Household.fund_id) == fund_id,
+        col(Household.status) == HouseholdStatus.active.value,
+        col(Household.joined_period) <= period,
+    )
+    month_after = date.fromisoformat(f"{months.shift(period, 1)}-01")
+    connection = db_session.connection()
+    households = connection.execute(
+        select(func.count()).select_from(Household).where(*in_period)
+    ).scalar_one()
+    persons = connection.execute(
+        select(func.count())
+        .select_from(Person)
+        .join(Household, col(Household.id) == col(Person.household_id))
+        .where(*in_period, or_(col(Person.left_on).is_(None), col(Person.left_on) >= month_after))
+    ).scalar_one()
+    return int(households), int(persons)
 
 
 def _contributions_due(db_session: Session, fund_id: uuid.UUID, period: str) -> int:
