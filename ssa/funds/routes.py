@@ -122,7 +122,9 @@ def put_policy(
     db_session: DbSession,
     principal: Coordinator,
 ) -> PolicyOut:
-    """Set the policy from `effective_period` (this month or later) on; 409 for a past one."""
+    """Set the policy from `effective_period` (this month or later) on; 409
+    `policy_period_past` for a past month, `policy_period_issued` for a month whose credits
+    are issued (or one before it)."""
     version = service.set_policy(
         db_session=db_session,
         fund_id=fund_id,

@@ -2,7 +2,9 @@
 
 A policy version applies from its `effective_period` until the next one. Versions
 for the current month or later may be set, and set again; a past month's version is
-never changed, because credits were issued under it (409 `policy_period_past`).
+never changed, because credits were issued under it (409 `policy_period_past`), nor one
+from a month whose credits are already issued (409 `policy_period_issued`): a late joiner
+of that month would get other credits than the rest.
 """
 
 import base64
@@ -21,6 +23,8 @@ from ssa.audit.service import record
 from ssa.funds.models import Fund, FundPolicy
 from ssa.funds.presets import PRESETS, Preset
 from ssa.funds.schemas import PolicyFields, PolicyOut, PolicyOverrides
+from ssa.issuance import periods
+from ssa.issuance.models import HouseholdIssuance
 from ssa.ledger.service import open_fund_accounts
 from ssa.problems import Conflict, NotFound, Problem
 from ssa.timeutil import utcnow
@@ -71,6 +75,11 @@ class InvalidCursor(Problem):
 class PolicyPeriodPast(Conflict):
     code = "policy_period_past"
     title = "This period is past: its policy cannot change"
+
+
+class PolicyPeriodIssued(Conflict):
+    code = "policy_period_issued"
+    title = "Credits are issued for this period: its policy cannot change"
 
 
 def current_period(now: datetime | None = None) -> str:
@@ -308,8 +317,23 @@ def set_policy(
             f"{effective_period} is past (this is {today}): "
             "a policy may be set from the current month on."
         )
-    # Lock the fund row so two coordinators' changes to one period queue up.
+    # Lock the fund row so two coordinators' changes to one period queue up (and an
+    # issuance, which locks it too, waits or is waited for).
     db_session.exec(select(Fund).where(col(Fund.id) == fund_id).with_for_update()).one()
+    issued = db_session.exec(
+        select(HouseholdIssuance.period)
+        .where(
+            col(HouseholdIssuance.fund_id) == fund_id,
+            col(HouseholdIssuance.period) >= effective_period,
+        )
+        .order_by(col(HouseholdIssuance.period).desc())
+        .limit(1)
+    ).first()
+    if issued is not None:
+        raise PolicyPeriodIssued(
+            f"Credits for {issued} are issued under the policy in force: set the new one"
+            f" from {periods.shift(issued, 1)} on."
+        )
     before = policy_for(db_session=db_session, fund_id=fund_id, period=effective_period)
     before_values = policy_as_dict(before)
     version = before if before.effective_period == effective_period else None

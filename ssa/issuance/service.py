@@ -36,7 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from ssa.audit.service import record
-from ssa.funds.models import FirstPeriod, FundPolicy
+from ssa.funds.models import FirstPeriod, Fund, FundPolicy
 from ssa.funds.service import current_period, fund_today, get_fund, policy_for
 from ssa.households.dues import window_dues
 from ssa.households.models import Contribution, ContributionWaiver, Household, Person
@@ -291,6 +291,13 @@ def issue_period(
 ) -> IssuanceSummary:
     """Issue `period` to every eligible household not yet issued; list the others."""
     get_fund(db_session=db_session, fund_id=fund_id)
+    # A policy change (which locks the fund's row for update) waits for the run, or the run
+    # for it: the run issues under the policy it read, and set_policy sees the run's claims.
+    db_session.connection().execute(
+        select(col(Fund.id))
+        .where(col(Fund.id) == fund_id)
+        .with_for_update(read=True, key_share=True)
+    ).one()
     check_issuable(db_session, fund_id, period, today or fund_today())
     policy = policy_for(db_session=db_session, fund_id=fund_id, period=period)
     connection = db_session.connection()

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from ssa.audit.models import AuditEntry
@@ -281,3 +282,58 @@ def test_policy_of_an_unknown_fund(client: TestClient, coordinator: dict[str, st
         422,
         "validation_error",
     )
+
+
+def test_a_month_already_issued_keeps_its_policy(
+    app: FastAPI, client: TestClient, engine: Engine
+) -> None:
+    """A late joiner of an issued month would get other credits than the rest: once a
+    month is issued, the policy changes from the month after it."""
+    from tests.issuance.helpers import NEXT, THIS, add_household, make_fund
+    from tests.issuance.test_issuance import issue
+
+    fund = make_fund(engine)
+    add_household(engine, fund)
+    assert issue(engine, fund, THIS).households_issued == 1
+    coordinator = headers_for(app, Role.coordinator, fund.id)
+
+    refused = client.put(
+        url(fund), json=policy_body(THIS, allowance_base_cents=99_900), headers=coordinator
+    )
+    body = assert_problem(refused, 409, "policy_period_issued")
+    assert NEXT in body["detail"]
+    assert client.get(url(fund), headers=coordinator).json()["allowance_base_cents"] == 15_000
+    # Next month's credits issued ahead: a change from this month would apply to them too.
+    assert issue(engine, fund, NEXT).households_issued == 1
+    assert client.put(url(fund), json=policy_body(NEXT), headers=coordinator).status_code == 409
+    later = next_period(NEXT)
+    assert client.put(url(fund), json=policy_body(later), headers=coordinator).status_code == 200
+
+
+def test_a_policy_change_waits_for_a_run_under_way(
+    app: FastAPI, client: TestClient, engine: Engine
+) -> None:
+    """An issuance under way holds the fund's row: a change of its month's policy made
+    meanwhile waits for the run, then sees its credits and is refused."""
+    import threading
+
+    from ssa.db import unit_of_work
+    from ssa.issuance.service import issue_period
+    from tests.issuance.helpers import NEXT, add_household, make_fund
+
+    fund = make_fund(engine)
+    add_household(engine, fund)
+    coordinator = headers_for(app, Role.coordinator, fund.id)
+    answers: list[int] = []
+    with unit_of_work(engine) as session:
+        issue_period(db_session=session, fund_id=fund.id, period=NEXT)
+        change = threading.Thread(
+            target=lambda: answers.append(
+                client.put(url(fund), json=policy_body(NEXT), headers=coordinator).status_code
+            )
+        )
+        change.start()
+        change.join(timeout=2)
+        assert change.is_alive()  # waiting on the run's lock
+    change.join(timeout=30)
+    assert answers == [409]
