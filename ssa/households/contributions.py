@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from ssa.audit.service import record
-from ssa.funds.service import FUND_TIMEZONE, current_period, get_fund
+from ssa.funds.service import FUND_TIMEZONE, current_period, fund_today, get_fund
 from ssa.households.dues import dues
 from ssa.households.models import (
     Contribution,
@@ -21,6 +21,7 @@ from ssa.households.models import (
 )
 from ssa.households.schemas import ContributionIn
 from ssa.households.service import HouseholdNotFound
+from ssa.issuance import periods as months
 from ssa.ledger.errors import InsufficientBalance
 from ssa.ledger.models import (
     AccountKind,
@@ -37,7 +38,7 @@ from ssa.ledger.service import (
     post_transaction,
     reverse_transaction,
 )
-from ssa.problems import Conflict, NotFound
+from ssa.problems import Conflict, NotFound, Problem
 from ssa.timeutil import utcnow
 
 
@@ -59,6 +60,34 @@ class ContributionAlreadyCorrected(Conflict):
 class BankBalanceTooLow(Conflict):
     code = "insufficient_bank_balance"
     title = "The fund's bank account does not hold the contribution any more"
+
+
+# How far ahead a contribution may be paid: a year.
+MONTHS_AHEAD = 12
+
+
+class ContributionImplausible(Problem):
+    status = 422
+    code = "validation_error"
+    title = "Validation error"
+
+
+def _check_plausible(period: str, received_on: date) -> None:
+    """Euros are received today or before, for a month at most a year ahead."""
+    today = fund_today()
+    latest = months.shift(current_period(), MONTHS_AHEAD)
+    if received_on > today:
+        raise ContributionImplausible(
+            f"The euros cannot have been received on {received_on}: that day is to come.",
+            errors=[
+                {"loc": ["body", "received_on"], "msg": "a day to come", "type": "date_future"}
+            ],
+        )
+    if period > latest:
+        raise ContributionImplausible(
+            f"A contribution is for a month up to {latest} (a year ahead), not {period}.",
+            errors=[{"loc": ["body", "period"], "msg": "too far ahead", "type": "period_ahead"}],
+        )
 
 
 def household_in_fund(
@@ -83,6 +112,7 @@ def record_contribution(
     request_id: str | None = None,
 ) -> Contribution:
     """Euros received from a household: bank debited, contribution income credited."""
+    _check_plausible(period, received_on)
     household = household_in_fund(db_session, fund_id, household_id)
     bank = open_account(db_session=db_session, fund_id=fund_id, kind=AccountKind.bank)
     income = open_account(

@@ -408,3 +408,34 @@ def test_a_correction_records_the_right_contribution_in_the_same_transaction(
     assert (paid[household["id"]], paid[other["id"]]) == (0, 20_00)
     with Session(engine) as session:
         assert all(r.ok for r in check_ledger(db_session=session, fund_id=fund_id))
+
+
+def test_a_contribution_received_on_a_day_to_come_or_for_a_far_month_is_refused(
+    client: TestClient, people: People, engine: Engine
+) -> None:
+    """Euros booked to 9999-12 or received in 2099 would make the months' figures stop
+    matching the bank: refused, and nothing written."""
+    from datetime import timedelta
+
+    from ssa.funds.service import fund_today
+    from ssa.issuance import periods
+
+    fund_id = new_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    treasurer = people.as_(("treasurer", fund_id))
+    household = register(client, fund_id, coordinator)
+    url = f"/api/v1/funds/{fund_id}/contributions"
+    tomorrow = str(fund_today() + timedelta(days=1))
+    year_ahead = periods.shift(current_period(), 12)
+    refusals = {
+        "received_on": {**contribution(household["id"]), "received_on": tomorrow},
+        "period": contribution(household["id"], period=periods.shift(year_ahead, 1)),
+    }
+    for field, body in refusals.items():
+        refused = client.post(url, json=body, headers=keyed(treasurer))
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["code"] == "validation_error"
+        assert refused.json()["errors"][0]["loc"] == ["body", field]
+    assert contributions_of(engine, household["id"]) == 0
+    today = {**contribution(household["id"], period=year_ahead), "received_on": str(fund_today())}
+    assert client.post(url, json=today, headers=keyed(treasurer)).status_code == 201
