@@ -20,7 +20,7 @@ from ssa.assembly.models import ProposalKind
 from ssa.assembly.schemas import CommitteeDrawIn, ProposalIn
 from ssa.assembly.service import open_proposal
 from ssa.funds.models import Fund
-from ssa.funds.service import create_fund, current_period
+from ssa.funds.service import create_fund, current_period, fund_today
 from ssa.households.mandates import active_mandate, set_mandate
 from ssa.households.models import Household, Person
 from ssa.households.schemas import HouseholdIn, MandateIn
@@ -53,7 +53,7 @@ OK, NO, ANON = "ok", "forbidden", "unauthenticated"
 PASS = "passes"
 
 
-COLLECTION_DATE = (date.today() + timedelta(days=30)).isoformat()
+COLLECTION_DATE = (fund_today() + timedelta(days=30)).isoformat()
 
 
 def _policy(fund: Fund) -> dict[str, Any]:

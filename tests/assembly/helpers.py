@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from ssa.assembly.models import Proposal
 from ssa.funds.models import Fund
+from ssa.funds.service import fund_today
 from ssa.households.models import Household, Person
 from ssa.households.schemas import AddressIn, DeclaredIn, HouseholdIn, PersonIn
 from ssa.households.service import register
@@ -28,7 +29,7 @@ ADULT = date(1980, 5, 17)
 
 
 def years_ago(years: int, days: int = 0) -> date:
-    today = date.today()
+    today = fund_today()
     return today.replace(year=today.year - years) - timedelta(days=days)
 
 

@@ -6,7 +6,7 @@ element by element: who is debited, how much, under which mandate, FRST or RCUR.
 
 import uuid
 import xml.etree.ElementTree as ET
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy import Engine, func, text
 from sqlmodel import Session, col, select
 
 from ssa.audit.models import AuditEntry
-from ssa.funds.service import current_period
+from ssa.funds.service import current_period, fund_today
 from ssa.households.mandates import set_mandate
 from ssa.households.models import (
     Contribution,
@@ -106,7 +106,7 @@ def next_period() -> str:
 
 
 def soon() -> str:
-    return (date.today() + timedelta(days=5)).isoformat()
+    return (fund_today() + timedelta(days=5)).isoformat()
 
 
 def debit_file(
@@ -175,7 +175,7 @@ def contribute(
             "period": period,
             "amount_cents": amount,
             "method": method,
-            "received_on": date.today().isoformat(),
+            "received_on": fund_today().isoformat(),
         },
         headers={**treasurer, "Idempotency-Key": uuid.uuid4().hex},
     )
@@ -272,7 +272,7 @@ def test_mandate_validation_errors(client: TestClient, people: People) -> None:
     problem(put(bic="NOTABIC!"), 422, "invalid_bic")
     for reference in ("with space", "/leading", "trailing/", "a//b", "é-accent", "x" * 36, ""):
         problem(put(reference=reference), 422, "validation_error")
-    problem(put(signed_on=(date.today() + timedelta(days=1)).isoformat()), 422, "validation_error")
+    problem(put(signed_on=(fund_today() + timedelta(days=1)).isoformat()), 422, "validation_error")
     problem(put(signed_on="2001-01-01"), 422, "validation_error")
     problem(put(debtor_name=""), 422, "validation_error")
     problem(put(debtor_name="x" * 71), 422, "validation_error")
@@ -328,7 +328,7 @@ def test_who_may_see_and_change_a_mandate(
 ) -> None:
     fund_id = sepa_fund(client, people)
     coordinator = people.as_(("coordinator", fund_id))
-    child_born = date.today().replace(year=date.today().year - 12, day=1)
+    child_born = fund_today().replace(year=fund_today().year - 12, day=1)
     family = household_body(
         persons=[
             person("Camille", "Martin", "1980-05-17", email=unique_email()),
@@ -517,7 +517,7 @@ def test_the_file_needs_a_creditor_id_a_date_to_come_and_a_treasurer(
         debit_file(client, fund_id, treasurer, current_period()), 409, "sepa_creditor_id_missing"
     )
     assert "creditor" in body["detail"]
-    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    yesterday = (fund_today() - timedelta(days=1)).isoformat()
     problem(
         client.get(
             url,
@@ -675,7 +675,7 @@ def test_a_household_is_never_in_two_open_files_of_a_period(
     period = current_period()
     url = f"/api/v1/funds/{fund_id}/contributions/direct-debit.xml"
     runs_url = f"/api/v1/funds/{fund_id}/direct-debit-runs"
-    in_a_week, in_ten_days = ((date.today() + timedelta(days=days)).isoformat() for days in (7, 10))
+    in_a_week, in_ten_days = ((fund_today() + timedelta(days=days)).isoformat() for days in (7, 10))
 
     def download(when: str, for_period: str = period) -> Any:
         return client.get(
@@ -793,7 +793,7 @@ def test_a_file_is_for_tomorrow_on_and_at_most_next_month(
     body = problem(
         client.get(
             url,
-            params={"period": current_period(), "collection_date": date.today().isoformat()},
+            params={"period": current_period(), "collection_date": fund_today().isoformat()},
             headers=treasurer,
         ),
         422,

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from ssa.funds.models import Fund, FundPolicy
-from ssa.funds.service import create_fund, current_period
+from ssa.funds.service import create_fund, current_period, fund_today
 from ssa.households.contributions import record_contribution, record_grant, waive
 from ssa.households.models import ContributionMethod, Household
 from ssa.households.schemas import AddressIn, DeclaredIn, HouseholdIn, PersonIn
@@ -37,7 +37,7 @@ def make_fund(engine: Engine, *, grant_cents: int = 10_000_000, **policy: Any) -
                 fund_id=fund.id,
                 funder="Département",
                 amount_cents=grant_cents,
-                received_on=date.today(),
+                received_on=fund_today(),
                 reference=None,
                 actor="system:test",
             )
@@ -97,7 +97,7 @@ def pay(session: Session, fund: Fund, household: Household, period: str, cents: 
             period=period,
             amount_cents=cents,
             method=ContributionMethod.transfer,
-            received_on=date.today(),
+            received_on=fund_today(),
             actor="system:test",
         )
 

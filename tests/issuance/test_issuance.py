@@ -191,7 +191,7 @@ def test_contributions_within_the_grace_and_waivers(engine: Engine) -> None:
     waived_both = add_household(engine, fund, paid=())
     waive_period(engine, fund, waived_both, PREVIOUS)
     underpaid = add_household(engine, fund, paid=(), chosen_cents=2_000)
-    newcomer = add_household(engine, fund, paid=(), joined_on=date.today())
+    newcomer = add_household(engine, fund, paid=(), joined_on=fund_today())
     summary = issue(engine, fund)
     assert reasons(summary) == {
         str(unpaid.id): "contribution_unpaid",

@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import httpx
@@ -27,7 +26,7 @@ from sqlmodel import Session, col, select
 from ssa.auth.roles import Role
 from ssa.auth.service import create_user, grant_role
 from ssa.db import make_engine
-from ssa.funds.service import current_period
+from ssa.funds.service import current_period, fund_today
 from ssa.households.contributions import record_contribution
 from ssa.households.models import Contribution, ContributionMethod, Household
 from ssa.households.service import set_pin
@@ -325,7 +324,7 @@ def test_concurrent_corrections_of_a_contribution_reverse_it_once(shop: Shop, se
             period=current_period(),
             amount_cents=2_500,
             method=ContributionMethod.transfer,
-            received_on=date.today(),
+            received_on=fund_today(),
             actor="system:test",
         )
         session.commit()

@@ -25,6 +25,7 @@ from ssa.auth.roles import Role
 from ssa.auth.service import create_user, grant_role
 from ssa.db import unit_of_work
 from ssa.funds.models import Fund
+from ssa.funds.service import fund_today
 from ssa.households import service
 from ssa.households.contributions import grants_by_funder
 from ssa.households.mandates import set_mandate
@@ -60,7 +61,7 @@ from tests.web.helpers import (
 
 PAIN_001 = Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd"
 PAIN_008 = Path(sepaxml.__file__).parent / "schemas" / "pain.008.001.02.xsd"
-THIS_YEAR = date(date.today().year, 1, 2)
+THIS_YEAR = date(fund_today().year, 1, 2)
 
 
 @dataclass
@@ -742,7 +743,7 @@ def test_a_coordinator_changes_who_lives_in_the_household(
                 col(Person.household_id) == household_id, col(Person.given_name) == first
             )
         ).one()
-        assert gone.left_on == date.today()
+        assert gone.left_on == fund_today()
 
 
 def test_a_composition_form_older_than_the_household_is_refused(
@@ -1094,7 +1095,7 @@ def test_the_treasurer_downloads_the_months_direct_debit_file(
     page = treasurer.get(f"{base}/contributions", params={"period": THIS})
     assert 'action="' + file + '"' in page.text
     assert file not in auditor.get(f"{base}/contributions", params={"period": THIS}).text
-    when = (date.today() + timedelta(days=7)).isoformat()
+    when = (fund_today() + timedelta(days=7)).isoformat()
     asked = {"period": THIS, "collection_date": when}
 
     # The fund has no creditor identifier yet: said on the page, nothing downloaded.
@@ -1135,12 +1136,12 @@ def test_the_treasurer_downloads_the_months_direct_debit_file(
     # The same download again: the same file; the next day's (another collection day):
     # nobody is debited twice.
     assert treasurer.get(file, params=asked).content == got.content
-    later = (date.today() + timedelta(days=8)).isoformat()
+    later = (fund_today() + timedelta(days=8)).isoformat()
     twice = treasurer.get(file, params={"period": THIS, "collection_date": later})
     assert "apart from those in a file already downloaded" in text_of(twice.text)
 
     # A day gone by, today, or none: said plainly.
-    for day in ("2020-01-06", date.today().isoformat()):
+    for day in ("2020-01-06", fund_today().isoformat()):
         past = treasurer.get(file, params={"period": THIS, "collection_date": day})
         assert "The collection day must be from tomorrow on" in text_of(past.text)
     missing = treasurer.get(file, params={"period": THIS, "collection_date": ""})
