@@ -35,6 +35,15 @@ def valid_form_key(key: str) -> bool:
     return bool(re.fullmatch(r"[0-9a-f]{32}", key))
 
 
+def too_long(t: Texts, value: str, limit: int) -> str | None:
+    """What to say when `value` is longer than the API accepts (`limit` characters, its
+    `max_length`), else None. Forms never cut what was typed: the API refuses a text too
+    long (422 `string_too_long`), and so does the page, in words, writing nothing."""
+    if len(value) > limit:
+        return t.gettext("At most %(count)s characters.", count=limit)
+    return None
+
+
 def parse_amount(text: str) -> int | None:
     """Euros as a person types them ('12', '12,5', '12.50', '€ 12,50') in cents, or None."""
     compact = text.replace("€", "").replace(" ", "").replace("\u00a0", "").strip()

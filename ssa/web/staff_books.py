@@ -32,7 +32,7 @@ from ssa.payouts.schemas import PayoutIn, PayoutOut
 from ssa.payouts.sepa import sepa_credit_transfer
 from ssa.reports.ratios import coverage_ratio
 from ssa.web.access import CurrentViewer, PageNotFound
-from ssa.web.forms import Refused, attempt, new_form_key, problem_message, valid_form_key
+from ssa.web.forms import Refused, attempt, new_form_key, problem_message, too_long, valid_form_key
 from ssa.web.i18n import Texts, texts_for
 from ssa.web.render import download, flash, render
 from ssa.web.staff_common import (
@@ -495,7 +495,7 @@ def payout_create(
     `POST /funds/{id}/payouts`, treasurer; once per form)."""
     t = texts_for(request)
     desk = open_desk(db_session, viewer, slug, Role.treasurer)
-    minimum = minimum.strip()[:20]
+    minimum = minimum.strip()
     cents = parse_euros(minimum or "0", maximum_cents=1_000_000_00)
     if cents is None or not valid_form_key(form_key):
         return _payouts_page(
@@ -752,15 +752,18 @@ def grant_record(
     t = texts_for(request)
     desk = open_desk(db_session, viewer, slug, Role.treasurer)
     form_key = form_key if valid_form_key(form_key) else new_form_key()
-    values = {
-        "funder": " ".join(funder.split())[:200],
-        "amount": amount.strip()[:20],
-        "received_on": received_on[:10],
-        "reference": reference.strip()[:200],
+    values = {  # never cut: what is longer than the API takes is refused
+        "funder": " ".join(funder.split()),
+        "amount": amount.strip(),
+        "received_on": received_on.strip(),
+        "reference": reference.strip(),
     }
     errors: dict[str, str] = {}
     if len(values["funder"]) < 2:
         errors["funder"] = t.gettext("Type the funder's name, for example Département.")
+    for name in ("funder", "reference"):  # as the API's GrantIn
+        if (long := too_long(t, values[name], 200)) is not None:
+            errors[name] = long
     cents = parse_euros(values["amount"], allow_zero=False, maximum_cents=100_000_000_00)
     if cents is None:
         errors["amount"] = t.gettext("Type the amount received in euros, for example 15 or 12.50.")

@@ -76,6 +76,8 @@ MAX_CONTRIBUTION_CENTS = 100_000_00  # as the API's `ContributionIn`
 HISTORY_PERIODS = 6  # contributions shown on a household's page
 EMAIL = TypeAdapter(EmailStr)
 _PERSON_ROW = re.compile(r"p(\d{1,3})-given_name")
+_PERSON_FIELDS = ("given_name", "family_name", "birth_date", "email")
+_ANY_PERSON_FIELD = re.compile(r"p\d+-.*")
 
 
 def _household(db_session: Session, desk: Desk, household_id: uuid.UUID) -> Household:
@@ -205,9 +207,9 @@ def _read_registration(
 ) -> tuple[dict[str, Any], dict[str, str], HouseholdIn | None, list[PersonIn]]:
     """The form as typed, its errors by field, and the household when it is complete."""
 
-    def text(name: str, limit: int = 200) -> str:
+    def text(name: str) -> str:  # never cut: what is too long is refused
         value = form.get(name, "")
-        return value.strip()[:limit] if isinstance(value, str) else ""
+        return value.strip() if isinstance(value, str) else ""
 
     values: dict[str, Any] = {
         "persons": [],
@@ -261,22 +263,29 @@ def _read_persons(
     dropped if it says the person left, and else returned with that id, for the service
     to refuse: the page was older than the household."""
 
-    def text(name: str, limit: int) -> str:
+    def text(name: str) -> str:  # never cut: what is too long is refused
         value = form.get(name, "")
-        return value.strip()[:limit] if isinstance(value, str) else ""
+        return value.strip() if isinstance(value, str) else ""
 
     numbers = sorted(
         {int(m.group(1)) for key in form if (m := _PERSON_ROW.fullmatch(key)) is not None}
     )[: 2 * MAX_PERSONS]
+    # Every person's field sent must belong to a row read here: a row the page does not
+    # know (`p99999-given_name`, `p1-nickname`, a row without its name) is refused, not
+    # left out of the household silently.
+    names = _PERSON_FIELDS + (("id", "left") if existing is not None else ())
+    read_here = {f"p{index}-{name}" for index in numbers for name in names}
+    if any(_ANY_PERSON_FIELD.fullmatch(key) and key not in read_here for key in form):
+        errors["persons"] = t.gettext(
+            "This form holds a person's row the page does not know: nothing was saved."
+            " Check the persons and send it again."
+        )
     persons: list[PersonIn] = []
     named: set[uuid.UUID] = set()
     for index in numbers:
-        typed = {
-            name: text(f"p{index}-{name}", 320)
-            for name in ("given_name", "family_name", "birth_date", "email")
-        }
+        typed = {name: text(f"p{index}-{name}") for name in _PERSON_FIELDS}
         person_id: uuid.UUID | None = None
-        if existing is not None and (given := text(f"p{index}-id", 36)):
+        if existing is not None and (given := text(f"p{index}-id")):
             left = bool(form.get(f"p{index}-left"))
             known = existing.get(given)
             try:
@@ -407,6 +416,18 @@ def household_register(
     desk = open_desk(db_session, viewer, slug, Role.coordinator)
     form_key = form_key if valid_form_key(form_key) else new_form_key()
     values, errors, household_in, persons = _read_registration(t, form)
+    if action not in ("register", "assess", "add_person"):
+        return _registration(
+            request,
+            desk,
+            values=values,
+            errors=errors,
+            error=t.gettext(
+                "This form was sent with an action the page does not know: nothing was saved."
+            ),
+            form_key=form_key,
+            status=422,
+        )
     if action == "add_person":
         if len(values["persons"]) < MAX_PERSONS:
             values["persons"].append(_blank_person())
@@ -834,6 +855,13 @@ def household_recompose(
             status=status,
         )
 
+    if action not in ("save", "add_person"):
+        return again(
+            t.gettext(
+                "This form was sent with an action the page does not know: nothing was saved."
+            ),
+            422,
+        )
     if action == "add_person":
         if len(rows) < MAX_PERSONS:
             rows.append({**_blank_person(), "id": "", "left": ""})
@@ -1250,7 +1278,7 @@ def contribution_record(
     if found is None:
         raise PageNotFound()
     form_key = form_key if valid_form_key(form_key) else new_form_key()
-    values = {"amount": amount.strip()[:20], "method": method, "received_on": received_on[:10]}
+    values = {"amount": amount.strip(), "method": method, "received_on": received_on.strip()}
     errors: dict[str, str] = {}
     cents = parse_euros(values["amount"], allow_zero=False, maximum_cents=MAX_CONTRIBUTION_CENTS)
     if cents is None:
@@ -1358,17 +1386,17 @@ def contribution_correct(
         raise PageNotFound()
     household = _household(db_session, desk, original.household_id)
     form_key = form_key if valid_form_key(form_key) else new_form_key()
-    why = " ".join(reason.split())[:200]
+    why = " ".join(reason.split())
     right_cents = (
-        parse_euros(
-            right_amount.strip()[:20], allow_zero=False, maximum_cents=MAX_CONTRIBUTION_CENTS
-        )
+        parse_euros(right_amount.strip(), allow_zero=False, maximum_cents=MAX_CONTRIBUTION_CENTS)
         if right_amount.strip()
         else None
     )
     error = None
     if not why:
         error = t.gettext("Say why the contribution is corrected: it stays in the books.")
+    elif len(why) > 200:  # as the API's `reason`: never cut, refused
+        error = t.gettext("The reason is too long: at most %(count)s characters.", count=200)
     elif right_amount.strip() and right_cents is None:
         error = t.gettext(
             "Type the amount really received in euros, for example 12.50, or leave it empty."

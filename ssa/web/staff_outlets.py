@@ -24,7 +24,7 @@ from ssa.outlets.models import Outlet, OutletCategory, OutletFund, OutletStatus
 from ssa.outlets.schemas import ApplicationIn, OutletIn, StatusIn
 from ssa.pagination import decode_name_position, encode_cursor
 from ssa.web.access import CurrentViewer, PageNotFound
-from ssa.web.forms import Refused, attempt, new_form_key, problem_message, valid_form_key
+from ssa.web.forms import Refused, attempt, new_form_key, problem_message, too_long, valid_form_key
 from ssa.web.i18n import Texts, texts_for
 from ssa.web.render import flash, render
 from ssa.web.staff_common import (
@@ -161,7 +161,8 @@ def outlet_register(
     its page. Coordinator; the form's key makes a double submit register it once."""
     t = texts_for(request)
     desk = open_desk(db_session, viewer, slug, Role.coordinator)
-    values = {name: " ".join(str(form.get(name, "")).split())[:200] for name in OUTLET_FIELDS}
+    # Never cut: what is longer than the API takes is refused below, by field.
+    values = {name: " ".join(str(form.get(name, "")).split()) for name in OUTLET_FIELDS}
     form_key = str(form.get("form_key", ""))
     form_key = form_key if valid_form_key(form_key) else new_form_key()
     required = t.gettext("Required.")
@@ -186,7 +187,11 @@ def outlet_register(
         except ValidationError as exc:
             for problem in exc.errors():
                 where = ".".join(str(part) for part in problem["loc"])
-                errors[_BODY_FIELD.get(where, where)] = t.gettext("Check this field.")
+                errors[_BODY_FIELD.get(where, where)] = (
+                    t.gettext("Too long.")
+                    if problem["type"] == "string_too_long"
+                    else t.gettext("Check this field.")
+                )
     if outlet_in is None:
         return _new_outlet_form(
             request, desk, values=values, errors=errors, form_key=form_key, status=422
@@ -340,10 +345,12 @@ def outlet_status(
     t = texts_for(request)
     desk = open_desk(db_session, viewer, slug, Role.coordinator)
     outlet, _ = _standing(db_session, desk, outlet_id)
-    decision = {"status": status, "reference": reference.strip()[:200]}
+    decision = {"status": status, "reference": reference.strip()}
     errors = {}
     if status not in {s.value for s in DECISIONS}:
         errors["status"] = t.gettext("Choose the status decided.")
+    if (long := too_long(t, decision["reference"], 200)) is not None:  # as the API's StatusIn
+        errors["reference"] = long
     try:
         body = StatusIn(status=OutletStatus(status), decision_reference=decision["reference"])
     except (ValueError, ValidationError):
@@ -450,8 +457,9 @@ def _scores(t: Texts, form: FormData, criteria: list[str]) -> tuple[dict[str, An
         if raw not in {str(s) for s in SCORES}:
             errors[f"score-{name}"] = t.gettext("A score from 0 to 3.")
             continue
-        scores[name] = {
-            "score": int(raw),
-            "note": note.strip()[:1000] if isinstance(note, str) else "",
-        }
+        note = note.strip() if isinstance(note, str) else ""
+        if (long := too_long(t, note, 1000)) is not None:  # as the API's CriterionScore
+            errors[f"note-{name}"] = long
+            continue
+        scores[name] = {"score": int(raw), "note": note}
     return scores, errors
