@@ -13,9 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
+from ssa.assembly.models import Proposal
 from ssa.auth.deps import DbSession
 from ssa.auth.roles import Role
 from ssa.funds.service import current_period, policy_for
@@ -271,6 +272,18 @@ def _outlet_page(
     outlet, standing = _standing(db_session, desk, outlet_id)
     changes = service.history(db_session=db_session, fund_id=desk.fund.id, outlet_id=outlet.id)
     names = staff_names(db_session, desk.fund.id, [c.actor for c in changes])
+    # A change an assembly vote made is told from its proposal, in the page's language
+    # (the reference the service stored with it is in English, for the API and the audit).
+    voted = {c.proposal_id for c in changes if c.proposal_id is not None}
+    titles = (
+        dict(
+            db_session.exec(
+                select(Proposal.id, Proposal.title).where(col(Proposal.id).in_(voted))
+            ).all()
+        )
+        if voted
+        else {}
+    )
     criteria = policy_for(
         db_session=db_session, fund_id=desk.fund.id, period=current_period()
     ).accreditation_criteria
@@ -303,6 +316,10 @@ def _outlet_page(
                     "to": label(t, OUTLET_STATUSES, change.to_status),
                     "reference": change.decision_reference or "",
                     "by_vote": change.proposal_id is not None,
+                    "proposal_id": change.proposal_id,
+                    "proposal_title": titles.get(change.proposal_id, "")
+                    if change.proposal_id
+                    else "",
                     "who": names.get(change.actor, change.actor),
                 }
                 for change in reversed(changes)
