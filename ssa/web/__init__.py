@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ssa.web import assembly, household, public, staff, till
-from ssa.web.access import LoginRequired, PageForbidden, PageNotFound
+from ssa.web.access import LoginRequired, MonthRefused, PageForbidden, PageNotFound
 from ssa.web.csrf import CsrfRefused
 from ssa.web.render import render
 
@@ -94,6 +94,11 @@ def _unknown_pages_not_found(api_handler: Handler) -> Handler:
     return handler
 
 
+async def _month_refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, MonthRefused)
+    return render(request, "error.html", {"kind": "month", "period": exc.period}, exc.status)
+
+
 async def _csrf_refused(request: Request, _exc: Exception) -> Response:
     return render(request, "error.html", {"kind": "csrf"}, status=403)
 
@@ -107,6 +112,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(PageForbidden, _forbidden)
     app.add_exception_handler(PageNotFound, _not_found)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
+    app.add_exception_handler(MonthRefused, _month_refused)
     # Wrapping the API's handlers (ssa.problems), which keep answering for the API.
     validation: Handler = app.exception_handlers.get(
         RequestValidationError, request_validation_exception_handler

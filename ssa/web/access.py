@@ -34,6 +34,16 @@ class PageNotFound(Exception):
     """No such thing among what the visitor may see."""
 
 
+class MonthRefused(Exception):
+    """A month in the address that is not one (`2026-13`: 400), or that the page does not
+    offer (404): refused in words, never answered for another month."""
+
+    def __init__(self, period: str, status: int) -> None:
+        super().__init__(period)
+        self.period = period
+        self.status = status
+
+
 @dataclass(frozen=True)
 class Viewer:
     """The logged-in person: their user, roles and household."""

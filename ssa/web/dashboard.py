@@ -190,7 +190,8 @@ def report_csv_download(
 ) -> Response:
     """The month's report as CSV (the API's `report.csv`), for the fund's staff."""
     desk = open_desk(db_session, viewer, slug, *STAFF_ROLES)
-    chosen = chosen_period(period, recent_periods(back=max(SPANS) - 1))
+    # A download says its month only in its name: a month not offered is refused too.
+    chosen = chosen_period(period, recent_periods(back=max(SPANS) - 1), offered_only=True)
     figures = period_report(db_session=db_session, fund_id=desk.fund.id, period=chosen)
     return Response(
         content=report_csv(figures),

@@ -27,7 +27,7 @@ from ssa.funds.service import current_period
 from ssa.idempotency.service import Outcome, fingerprint, run_once
 from ssa.issuance import periods
 from ssa.outlets.models import OutletCategory
-from ssa.web.access import PageForbidden, PageNotFound, Viewer
+from ssa.web.access import MonthRefused, PageForbidden, PageNotFound, Viewer
 from ssa.web.csrf import csrf_protect
 from ssa.web.forms import N_, Refused, attempt
 from ssa.web.i18n import Texts
@@ -154,9 +154,18 @@ def recent_periods(back: int = 12, ahead: int = 0) -> list[str]:
     return [periods.shift(now, offset) for offset in range(ahead, -back - 1, -1)]
 
 
-def chosen_period(text: str, choices: list[str]) -> str:
-    """The period asked for if it is one offered, else this month."""
-    return text if text in choices else current_period()
+def chosen_period(text: str, choices: list[str], *, offered_only: bool = False) -> str:
+    """The period asked for if it is one offered, else this month when none is asked for
+    (or, unless `offered_only`, a well-formed month outside the choices). A malformed one
+    (`2026-13`) is refused (`MonthRefused`, 400), never answered for another month; with
+    `offered_only`, so is a month not offered (404)."""
+    if text in choices or not text:
+        return text or current_period()
+    if not valid_period(text):
+        raise MonthRefused(text, 400)
+    if offered_only:
+        raise MonthRefused(text, 404)
+    return current_period()
 
 
 # --- Amounts typed by staff ---------------------------------------------------------

@@ -44,7 +44,7 @@ from ssa.households.schemas import (
 )
 from ssa.pagination import decode_cursor, encode_cursor
 from ssa.problems import Conflict
-from ssa.web.access import CurrentViewer, PageNotFound
+from ssa.web.access import CurrentViewer, MonthRefused, PageNotFound
 from ssa.web.forms import Refused, attempt, new_form_key, problem_message, valid_form_key
 from ssa.web.i18n import Texts, texts_for
 from ssa.web.render import download, flash, render
@@ -1290,8 +1290,8 @@ def contribution_record(
     except ValueError:
         errors["received_on"] = t.gettext("Type the date it was received, for example 2026-11-05.")
         day = None
-    if not valid_period(period):
-        period = current_period()
+    if not valid_period(period):  # never recorded for another month than the form's
+        raise MonthRefused(period, 400)
     if errors or cents is None or day is None:
         return _record_form(
             request,
@@ -1551,8 +1551,8 @@ def contribution_waive(
     if found is None:
         raise PageNotFound()
     form_key = form_key if valid_form_key(form_key) else new_form_key()
-    if not valid_period(period):
-        period = current_period()
+    if not valid_period(period):  # never recorded for another month than the form's
+        raise MonthRefused(period, 400)
     reason = reason.strip()
     try:
         body = WaiverIn(household_id=found.id, period=period, reason=reason)
