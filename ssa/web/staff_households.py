@@ -1290,6 +1290,8 @@ def contribution_record(
     except ValueError:
         errors["received_on"] = t.gettext("Type the date it was received, for example 2026-11-05.")
         day = None
+    if day is not None and day > fund_today():
+        errors["received_on"] = t.gettext("The euros cannot have been received on a day to come.")
     if not valid_period(period):  # never recorded for another month than the form's
         raise MonthRefused(period, 400)
     if errors or cents is None or day is None:

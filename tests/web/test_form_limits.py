@@ -5,6 +5,7 @@ On SQLite and on PostgreSQL."""
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col
 
 from ssa.auth.roles import Role
+from ssa.funds.service import fund_today
 from ssa.households.models import Contribution, Household
 from ssa.households.service import current_persons
 from ssa.outlets.models import Outlet, OutletStatusChange
@@ -140,7 +142,12 @@ def test_a_contribution_with_a_date_or_amount_with_more_is_refused(
     page = f"{staffed.base}/contributions/record?household={staffed.late.id}&period={THIS}"
     url = f"{staffed.base}/contributions/record"
     before = count(engine, Contribution, col(Contribution.household_id) == staffed.late.id)
-    for change in ({"received_on": "2026-01-05 and more"}, {"amount": "15" + " " * 30 + "junk"}):
+    tomorrow = (fund_today() + timedelta(days=1)).isoformat()
+    for change in (
+        {"received_on": "2026-01-05 and more"},
+        {"amount": "15" + " " * 30 + "junk"},
+        {"received_on": tomorrow},
+    ):
         fields = {
             "household": str(staffed.late.id),
             "period": THIS,
@@ -151,6 +158,8 @@ def test_a_contribution_with_a_date_or_amount_with_more_is_refused(
         }
         refused = submit(treasurer, page, url, **fields)
         assert refused.status_code == 422, change
+        if change.get("received_on") == tomorrow:
+            assert "cannot have been received on a day to come" in refused.text
     after = count(engine, Contribution, col(Contribution.household_id) == staffed.late.id)
     assert after == before
 
