@@ -11,6 +11,9 @@ Amount = Annotated[
 ]
 
 
+REFUND_REASON_LENGTH = 300  # characters
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -35,7 +38,7 @@ class PaymentOut(BaseModel):
 
 class RefundIn(Strict):
     amount_cents: Amount
-    reason: Annotated[str, Field(min_length=1, max_length=300)]
+    reason: Annotated[str, Field(min_length=1, max_length=REFUND_REASON_LENGTH)]
 
 
 class RefundOut(BaseModel):

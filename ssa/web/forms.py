@@ -17,7 +17,10 @@ from ssa.web.i18n import Texts
 T = TypeVar("T")
 
 MAX_AMOUNT_CENTS = 1_000_000  # as the API: at most 10 000 EUR in one payment
-_AMOUNT = re.compile(r"^([0-9]{1,7})(?:[.,]([0-9]{1,2}))?$")
+# Euros as typed: a space (or a no-break one) only between groups of three digits
+# ('1 200,50'), so that '12 50' is refused rather than read as 1,250 EUR; then a comma or
+# a point and one or two digits of cents.
+_EUROS = re.compile(r"^([0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+|[0-9]{1,12})(?:[.,]([0-9]{1,2}))?$")
 
 
 def N_(message: str) -> str:
@@ -44,14 +47,22 @@ def too_long(t: Texts, value: str, limit: int) -> str | None:
     return None
 
 
-def parse_amount(text: str) -> int | None:
-    """Euros as a person types them ('12', '12,5', '12.50', '€ 12,50') in cents, or None."""
-    compact = text.replace("€", "").replace(" ", "").replace("\u00a0", "").strip()
-    match = _AMOUNT.match(compact)
+def parse_euros(text: str, *, allow_zero: bool = True, maximum_cents: int) -> int | None:
+    """Euros as typed ('1200', '1 200,50', '€ 12.5', '12,50 €') in cents, or None if not an
+    amount from 0 (or 0.01) to `maximum_cents`."""
+    match = _EUROS.match(text.replace("€", "").strip(" \t\u00a0\u202f"))
     if match is None:
         return None
-    cents = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
-    return cents if 0 < cents <= MAX_AMOUNT_CENTS else None
+    whole = re.sub(r"\D", "", match.group(1))
+    cents = int(whole) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+    if cents > maximum_cents or (cents == 0 and not allow_zero):
+        return None
+    return cents
+
+
+def parse_amount(text: str) -> int | None:
+    """An amount to pay or refund at the till: from 0.01 to 10,000 EUR."""
+    return parse_euros(text, allow_zero=False, maximum_cents=MAX_AMOUNT_CENTS)
 
 
 @dataclass(frozen=True)

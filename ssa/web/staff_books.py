@@ -32,7 +32,15 @@ from ssa.payouts.schemas import PayoutIn, PayoutOut
 from ssa.payouts.sepa import sepa_credit_transfer
 from ssa.reports.ratios import coverage_ratio
 from ssa.web.access import CurrentViewer, PageNotFound
-from ssa.web.forms import Refused, attempt, new_form_key, problem_message, too_long, valid_form_key
+from ssa.web.forms import (
+    Refused,
+    attempt,
+    new_form_key,
+    parse_euros,
+    problem_message,
+    too_long,
+    valid_form_key,
+)
 from ssa.web.i18n import Texts, texts_for
 from ssa.web.render import download, flash, render
 from ssa.web.staff_common import (
@@ -45,7 +53,6 @@ from ssa.web.staff_common import (
     once,
     open_desk,
     page_context,
-    parse_euros,
     recent_periods,
     staff_router,
 )

@@ -170,21 +170,6 @@ def chosen_period(text: str, choices: list[str], *, offered_only: bool = False) 
 
 # --- Amounts typed by staff ---------------------------------------------------------
 
-_EUROS = re.compile(r"^([0-9]{1,9})(?:[.,]([0-9]{1,2}))?$")
-
-
-def parse_euros(text: str, *, allow_zero: bool = True, maximum_cents: int) -> int | None:
-    """Euros as typed ('1200', '1 200,50', '€ 12.5') in cents, or None if not an amount
-    from 0 (or 0.01) to `maximum_cents`."""
-    compact = text.replace("€", "").replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
-    match = _EUROS.match(compact.strip())
-    if match is None:
-        return None
-    cents = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
-    if cents > maximum_cents or (cents == 0 and not allow_zero):
-        return None
-    return cents
-
 
 def euros_input(cents: int) -> str:
     """Cents as a form shows them for editing: '1200', '12.50'."""

@@ -45,7 +45,14 @@ from ssa.households.schemas import (
 from ssa.pagination import decode_cursor, encode_cursor
 from ssa.problems import Conflict
 from ssa.web.access import CurrentViewer, MonthRefused, PageNotFound
-from ssa.web.forms import Refused, attempt, new_form_key, problem_message, valid_form_key
+from ssa.web.forms import (
+    Refused,
+    attempt,
+    new_form_key,
+    parse_euros,
+    problem_message,
+    valid_form_key,
+)
 from ssa.web.i18n import Texts, texts_for
 from ssa.web.render import download, flash, render
 from ssa.web.staff_common import (
@@ -62,7 +69,6 @@ from ssa.web.staff_common import (
     once,
     open_desk,
     page_context,
-    parse_euros,
     recent_periods,
     staff_router,
     valid_period,

@@ -20,7 +20,7 @@ from ssa.idempotency.service import fingerprint, forget_unanswered, run_once
 from ssa.outlets.models import Outlet
 from ssa.payments import requests, service, views
 from ssa.payments.models import Payment, PaymentRequestStatus
-from ssa.payments.schemas import PaymentOut
+from ssa.payments.schemas import REFUND_REASON_LENGTH, PaymentOut
 from ssa.timeutil import utcnow
 from ssa.web.access import CurrentViewer, PageForbidden, PageNotFound, Viewer
 from ssa.web.csrf import csrf_protect
@@ -30,6 +30,7 @@ from ssa.web.forms import (
     new_form_key,
     parse_amount,
     problem_message,
+    too_long,
     valid_form_key,
 )
 from ssa.web.i18n import texts_for
@@ -123,7 +124,7 @@ def till_pay(
     t = texts_for(request)
     outlet = _outlet(db_session, viewer, outlet_id)
     member_number = member_number.strip()[:40]
-    amount = amount.strip()[:20]
+    amount = amount.strip()
     cents = parse_amount(amount)
     field_errors = {}
     if not member_number:
@@ -234,13 +235,13 @@ def till_request(
     """Ask for a payment from the member's phone: a code and a QR code to show."""
     t = texts_for(request)
     outlet = _outlet(db_session, viewer, outlet_id)
-    cents = parse_amount(amount.strip()[:20])
+    cents = parse_amount(amount)
     if cents is None:
         return _till_form(
             request,
             viewer,
             outlet,
-            amount=amount.strip()[:20],
+            amount=amount.strip(),
             form_key=form_key if valid_form_key(form_key) else None,
             field_errors={
                 "amount": t.gettext("Type the amount in euros, for example 12.50 (at most 10,000).")
@@ -417,13 +418,15 @@ def refund_submit(
     t = texts_for(request)
     outlet = _outlet(db_session, viewer, outlet_id)
     payment = _payment_at(db_session, outlet, payment_id)
-    amount, reason = amount.strip()[:20], reason.strip()[:300]
+    amount, reason = amount.strip(), reason.strip()
     cents = parse_amount(amount)
     field_errors = {}
     if cents is None:
         field_errors["amount"] = t.gettext("Type the amount to refund in euros, for example 4.50.")
     if not reason:
         field_errors["reason"] = t.gettext("Say why, in a few words (kept with the refund).")
+    elif (message := too_long(t, reason, REFUND_REASON_LENGTH)) is not None:
+        field_errors["reason"] = message
     if not valid_form_key(form_key):
         form_key = new_form_key()
     if field_errors or cents is None:

@@ -416,6 +416,44 @@ def test_till_refusals_in_plain_words(
     assert "4-digit PIN" in blank.text
 
 
+@pytest.mark.parametrize("typed", ["5 50", "12 5", "1 20", "4.50" + " " * 20 + "9"])
+def test_an_amount_that_reads_two_ways_is_refused(
+    cashier: TestClient, world: World, engine: Engine, typed: str
+) -> None:
+    """'5 50' is not EUR 550 (a space separates thousands only, '1 200'), nor a long entry
+    cut to its first characters: the cashier types it again, nothing is paid."""
+    refused = till_pay(cashier, world, typed)
+    assert refused.status_code == 422
+    assert "Type the amount in euros" in refused.text
+    assert payments_of(engine, world.household_id) == 0
+
+
+def test_amounts_as_people_type_them() -> None:
+    from ssa.web.forms import parse_amount, parse_euros
+
+    typed = {
+        "12": 1_200,
+        "12,5": 1_250,
+        "12.50": 1_250,
+        "€ 12,50": 1_250,
+        "12,50 €": 1_250,
+        "1 200,50": 120_050,
+        "1\u00a0200": 120_000,
+        "1\u202f234": 123_400,
+        "0": None,
+        "12 50": None,
+        "1 20": None,
+        "12,505": None,
+        "-5": None,
+        "": None,
+        "10000": 1_000_000,
+        "10000.01": None,
+    }
+    assert {text: parse_amount(text) for text in typed} == typed
+    assert parse_euros("1 234 567", maximum_cents=10**12) == 123_456_700
+    assert parse_euros("0", maximum_cents=100) == 0
+
+
 def test_a_cashier_works_only_at_their_own_till(app: FastAPI, world: World, engine: Engine) -> None:
     other_outlet = add_outlet(engine, world.fund)
     stranger_email = add_user(engine, role=Role.cashier, outlet_id=other_outlet)
@@ -457,6 +495,10 @@ def test_refunds_from_todays_takings(cashier: TestClient, world: World, engine: 
     assert "more than can still be refunded" in alert_of(too_much.text)
     no_reason = submit(cashier, refund_path, refund_path, amount="5", reason="")
     assert no_reason.status_code == 422
+    # The reason is kept whole or refused, never cut (the API takes 300 characters).
+    long = submit(cashier, refund_path, refund_path, amount="5", reason="x" * 301)
+    assert long.status_code == 422
+    assert "At most 300 characters." in long.text
     done = submit(cashier, refund_path, refund_path, amount="5", reason="Produit abîmé")
     assert done.status_code == 303
     after = cashier.get(f"/till/{world.outlet_id}/today").text
