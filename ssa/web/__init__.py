@@ -62,13 +62,14 @@ async def _delegate(api_handler: Handler, request: Request, exc: Exception) -> R
 
 
 def _malformed_ids_not_found(api_handler: Handler) -> Handler:
-    """A page whose address holds a malformed id (`/till/not-a-uuid`) is a page not found,
-    as a well-formed unknown id is; the API's routes keep `api_handler` (problem+json)."""
+    """A page whose address holds a malformed id (`/till/not-a-uuid`) or query parameter
+    (`?span=abc`) is a page not found, as a well-formed unknown id is; the API's routes
+    keep `api_handler` (problem+json)."""
 
     async def handler(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         if _is_page(request) and any(
-            error.get("loc", ())[:1] == ("path",) for error in exc.errors()
+            error.get("loc", ())[:1] in (("path",), ("query",)) for error in exc.errors()
         ):
             return await _not_found(request, exc)
         return await _delegate(api_handler, request, exc)

@@ -50,6 +50,7 @@ def test_malformed_ids_on_staff_pages_are_not_found(
             f"{base}/payouts/not-a-uuid/sepa.xml",
             f"{base}/outlets/not-a-uuid",
             f"{base}/households/{uuid.uuid4()}",  # well-formed and unknown: as before
+            f"{base}/dashboard?span=abc",  # a malformed query parameter
         ):
             assert_not_found_page(client.get(path), language)
         page = f"{base}/households"
