@@ -1107,7 +1107,7 @@ def contributions_direct_debit(
     refusal (no creditor identifier, nobody to collect, a past date) is said on the page."""
     t = texts_for(request)
     desk = open_desk(db_session, viewer, slug, Role.treasurer)
-    chosen = chosen_period(period, recent_periods(back=12, ahead=1))
+    chosen = chosen_period(period, recent_periods(back=12, ahead=1), offered_only=True)
     back = request.app.url_path_for("staff_contributions", slug=slug) + f"?period={chosen}"
     try:
         when = date.fromisoformat(collection_date)
@@ -1240,7 +1240,7 @@ def contribution_record_page(
     t = texts_for(request)
     desk = open_desk(db_session, viewer, slug, Role.treasurer)
     found = _find_household(db_session, desk, household, member_number)
-    chosen = chosen_period(period, recent_periods(back=12, ahead=1))
+    chosen = chosen_period(period, recent_periods(back=12, ahead=1), offered_only=True)
     if found is None:
         message = (
             t.gettext("No household of this fund has this member number.")
@@ -1537,7 +1537,7 @@ def contribution_waive_page(
     found = _find_household(db_session, desk, household, "")
     if found is None:
         raise PageNotFound()
-    chosen = chosen_period(period, recent_periods(back=12, ahead=1))
+    chosen = chosen_period(period, recent_periods(back=12, ahead=1), offered_only=True)
     return _waive_form(request, db_session, desk, found, chosen)
 
 

@@ -2,6 +2,7 @@
 never answered silently for another month. On SQLite and on PostgreSQL."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -9,7 +10,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from ssa.auth.roles import Role
-from ssa.households.models import Contribution
+from ssa.funds.service import fund_today
+from ssa.households.models import Contribution, DirectDebitRun
 from tests.web.helpers import log_in, make_world, page_client, submit
 from tests.web.test_staff_pages import staff_user
 
@@ -35,8 +37,18 @@ def test_a_malformed_month_is_refused(app: FastAPI, engine: Engine, language: st
             assert refused.headers["content-type"].startswith("text/html"), path
             assert f'<html lang="{language}">' in refused.text
             assert REFUSED[language] in refused.text.replace("&#34;", '"'), path
-        # A month that is not offered is not answered for another one either.
+        # A month that is not offered is not answered for another one either: no report,
+        # no direct-debit file (nor its run recorded), no form for another month.
         assert client.get(f"{base}/report.csv?period=1999-01").status_code == 404
+        soon = (fund_today() + timedelta(days=3)).isoformat()
+        for path in (
+            f"{base}/contributions/direct-debit.xml?period=2030-01&collection_date={soon}",
+            f"{base}/contributions/record?household={world.household_id}&period=2030-01",
+        ):
+            assert client.get(path).status_code == 404, path
+        with Session(engine) as session:
+            runs = select(func.count()).where(col(DirectDebitRun.fund_id) == world.fund.id)
+            assert session.exec(runs).one() == 0
         # Without a month, or with one offered, the report is this month's, as before.
         assert client.get(f"{base}/report.csv").status_code == 200
         assert client.get(f"{base}/dashboard").status_code == 200
