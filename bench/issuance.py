@@ -193,7 +193,7 @@ class Fund:
 
 def create_bench_fund(engine: Engine, households: int) -> Fund:
     from ssa.db import unit_of_work
-    from ssa.funds.service import create_fund, current_period
+    from ssa.funds.service import create_fund, current_period, fund_today
     from ssa.households.contributions import record_grant
     from ssa.issuance import periods
 
@@ -205,7 +205,7 @@ def create_bench_fund(engine: Engine, households: int) -> Fund:
             fund_id=fund.id,
             funder="Bench funder",
             amount_cents=households * MAX_ALLOWANCE_CENTS + 1,
-            received_on=date.today(),
+            received_on=fund_today(),
             reference=None,
             actor="bench",
         )

@@ -72,7 +72,7 @@ def build(
     os.environ["SSA_SECRET_KEY"] = SECRET_KEY
     from ssa import migrations
     from ssa.db import make_engine, unit_of_work
-    from ssa.funds.service import create_fund, current_period
+    from ssa.funds.service import create_fund, current_period, fund_today
     from ssa.households.contributions import record_contribution, record_grant
     from ssa.households.models import ContributionMethod
     from ssa.households.schemas import AddressIn, DeclaredIn, HouseholdIn, PersonIn
@@ -97,7 +97,7 @@ def build(
             fund_id=fund.id,
             funder="Département",
             amount_cents=households * 20_000,
-            received_on=date.today(),
+            received_on=fund_today(),
             reference=None,
             actor="system:bench",
         )
@@ -141,7 +141,7 @@ def build(
                         period=period,
                         amount_cents=1_000,
                         method=ContributionMethod.transfer,
-                        received_on=date.today(),
+                        received_on=fund_today(),
                         actor="system:bench",
                     )
                 salt = uuid.uuid4().hex
