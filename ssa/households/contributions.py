@@ -72,17 +72,21 @@ class ContributionImplausible(Problem):
     title = "Validation error"
 
 
-def _check_plausible(period: str, received_on: date) -> None:
-    """Euros are received today or before, for a month at most a year ahead."""
-    today = fund_today()
-    latest = months.shift(current_period(), MONTHS_AHEAD)
-    if received_on > today:
+def _check_received(received_on: date) -> None:
+    """Euros are received today or before."""
+    if received_on > fund_today():
         raise ContributionImplausible(
             f"The euros cannot have been received on {received_on}: that day is to come.",
             errors=[
                 {"loc": ["body", "received_on"], "msg": "a day to come", "type": "date_future"}
             ],
         )
+
+
+def _check_plausible(period: str, received_on: date) -> None:
+    """Euros are received today or before, for a month at most a year ahead."""
+    _check_received(received_on)
+    latest = months.shift(current_period(), MONTHS_AHEAD)
     if period > latest:
         raise ContributionImplausible(
             f"A contribution is for a month up to {latest} (a year ahead), not {period}.",
@@ -319,7 +323,9 @@ def record_grant(
     actor: str,
     request_id: str | None = None,
 ) -> uuid.UUID:
-    """Euros from a funder: bank debited, that funder's grant income credited."""
+    """Euros from a funder: bank debited, that funder's grant income credited, in the
+    month they were received (today or before)."""
+    _check_received(received_on)
     get_fund(db_session=db_session, fund_id=fund_id)
     bank = open_account(db_session=db_session, fund_id=fund_id, kind=AccountKind.bank)
     income = open_account(

@@ -779,6 +779,8 @@ def grant_record(
     except ValueError:
         errors["received_on"] = t.gettext("Type the date it was received, for example 2026-11-05.")
         day = None
+    if day is not None and day > fund_today():
+        errors["received_on"] = t.gettext("The euros cannot have been received on a day to come.")
     if errors or cents is None or day is None:
         return _grants_page(
             request,

@@ -439,3 +439,24 @@ def test_a_contribution_received_on_a_day_to_come_or_for_a_far_month_is_refused(
     assert contributions_of(engine, household["id"]) == 0
     today = {**contribution(household["id"], period=year_ahead), "received_on": str(fund_today())}
     assert client.post(url, json=today, headers=keyed(treasurer)).status_code == 201
+
+
+def test_a_grant_received_on_a_day_to_come_is_refused(client: TestClient, people: People) -> None:
+    """A grant is booked to the month it was received: one dated 2099 would show in that
+    month's report and in no month the bank saw it."""
+    from datetime import timedelta
+
+    from ssa.funds.service import fund_today
+
+    fund_id = new_fund(client, people)
+    treasurer = people.as_(("treasurer", fund_id))
+    url = f"/api/v1/funds/{fund_id}/grants"
+    body = {"funder": "Région", "amount_cents": 100_000, "reference": None}
+    tomorrow = str(fund_today() + timedelta(days=1))
+    refused = client.post(url, json={**body, "received_on": tomorrow}, headers=keyed(treasurer))
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["loc"] == ["body", "received_on"]
+    later = report(client, fund_id, treasurer, tomorrow[:7])
+    assert later["grants_cents"] == 0
+    today = {**body, "received_on": str(fund_today())}
+    assert client.post(url, json=today, headers=keyed(treasurer)).status_code == 201

@@ -126,6 +126,7 @@ def test_a_grant_with_a_text_too_long_or_a_date_with_more_is_refused(
         {"reference": LONG},
         {"received_on": "2026-01-12 and more"},
         {"amount": "2500" + " " * 30 + "junk"},
+        {"received_on": (fund_today() + timedelta(days=1)).isoformat()},  # a day to come
     ):
         page = treasurer.get(url).text
         data = {**GRANT_FORM, "csrf_token": csrf_of(page), "form_key": form_key_of(page)}
