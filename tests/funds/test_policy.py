@@ -311,29 +311,45 @@ def test_a_month_already_issued_keeps_its_policy(
 
 
 def test_a_policy_change_waits_for_a_run_under_way(
-    app: FastAPI, client: TestClient, engine: Engine
+    app: FastAPI, client: TestClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An issuance under way holds the fund's row: a change of its month's policy made
-    meanwhile waits for the run, then sees its credits and is refused."""
+    """A run holds the fund's row from before it reads the policy: a change of its month's
+    policy made while it computes the eligibility (before it writes anything) waits for the
+    run, then sees its credits and is refused."""
     import threading
 
     from ssa.db import unit_of_work
-    from ssa.issuance.service import issue_period
+    from ssa.issuance import service as issuance
     from tests.issuance.helpers import NEXT, add_household, make_fund
 
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite serialises every writer: the run holds the write lock anyway")
     fund = make_fund(engine)
     add_household(engine, fund)
     coordinator = headers_for(app, Role.coordinator, fund.id)
+    policy_read, change_sent = threading.Event(), threading.Event()
+    real_policy_for = issuance.policy_for
+
+    def policy_for_then_wait(**kwargs: Any) -> Any:
+        policy = real_policy_for(**kwargs)
+        policy_read.set()
+        change_sent.wait(timeout=30)  # the change is sent before the run writes anything
+        return policy
+
+    monkeypatch.setattr(issuance, "policy_for", policy_for_then_wait)
     answers: list[int] = []
+
+    def change() -> None:
+        policy_read.wait(timeout=30)
+        change_sent.set()
+        answer = client.put(url(fund), json=policy_body(NEXT), headers=coordinator)
+        answers.append(answer.status_code)
+
+    changer = threading.Thread(target=change)
+    changer.start()
     with unit_of_work(engine) as session:
-        issue_period(db_session=session, fund_id=fund.id, period=NEXT)
-        change = threading.Thread(
-            target=lambda: answers.append(
-                client.put(url(fund), json=policy_body(NEXT), headers=coordinator).status_code
-            )
-        )
-        change.start()
-        change.join(timeout=2)
-        assert change.is_alive()  # waiting on the run's lock
-    change.join(timeout=30)
+        issuance.issue_period(db_session=session, fund_id=fund.id, period=NEXT)
+        changer.join(timeout=2)
+        assert changer.is_alive()  # waiting on the run's lock
+    changer.join(timeout=30)
     assert answers == [409]
