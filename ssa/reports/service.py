@@ -2,14 +2,14 @@
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
-from ssa.funds.service import current_period
+from ssa.funds.service import FUND_TIMEZONE, current_period
 from ssa.households.dues import window_dues
 from ssa.households.models import ContributionWaiver, Household, HouseholdStatus, Person
 from ssa.issuance import periods as months
@@ -154,14 +154,16 @@ def period_report(*, db_session: Session, fund_id: uuid.UUID, period: str) -> Re
 def _households_and_persons(
     db_session: Session, fund_id: uuid.UUID, period: str
 ) -> tuple[int, int]:
-    """The active households that had joined by the period, and their persons still there
-    at its end. (Statuses are today's: a household's suspension or departure has no date.)"""
+    """The active households that had joined by the period, and their persons there at its
+    end: registered with the household, or added before the month ended, and not gone.
+    (Statuses are today's: a household's suspension or departure has no date.)"""
     in_period = (
         col(Household.fund_id) == fund_id,
         col(Household.status) == HouseholdStatus.active.value,
         col(Household.joined_period) <= period,
     )
-    month_after = date.fromisoformat(f"{months.shift(period, 1)}-01")
+    first_after = date.fromisoformat(f"{months.shift(period, 1)}-01")
+    month_after = datetime.combine(first_after, time(), FUND_TIMEZONE)
     connection = db_session.connection()
     households = connection.execute(
         select(func.count()).select_from(Household).where(*in_period)
@@ -170,7 +172,15 @@ def _households_and_persons(
         select(func.count())
         .select_from(Person)
         .join(Household, col(Household.id) == col(Person.household_id))
-        .where(*in_period, or_(col(Person.left_on).is_(None), col(Person.left_on) >= month_after))
+        .where(
+            *in_period,
+            or_(col(Person.left_on).is_(None), col(Person.left_on) >= first_after),
+            or_(
+                col(Person.created_at) < month_after,
+                # Registered with the household (whose joining may be earlier).
+                func.date(col(Person.created_at)) == func.date(col(Household.created_at)),
+            ),
+        )
     ).scalar_one()
     return int(households), int(persons)
 
