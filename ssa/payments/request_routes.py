@@ -168,7 +168,8 @@ def get_payment_request(
     responses={
         **MONEY_RESPONSES,
         409: {
-            "description": "payment_request_not_pending (paid, expired or cancelled),"
+            "description": "payment_request_not_pending (paid, expired or cancelled: its"
+            " `request_status`),"
             " payment_request_expired (its time ran out: marked expired now),"
             " insufficient_credits, or idempotency_conflict"
         },

@@ -44,7 +44,8 @@ PayoutReader = Annotated[Principal, Depends(Authorize(*READERS, on=payout_path))
 CLOSING_RESPONSES: dict[int | str, dict[str, object]] = {
     400: MONEY_RESPONSES[400],
     409: {
-        "description": "payout_not_open: the payout is already closed the other way; "
+        "description": "payout_not_open: the payout is already closed the other way (its "
+        "`payout_status`); "
         "insufficient_balance: the bank account does not hold the total"
     },
 }
