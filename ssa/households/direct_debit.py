@@ -616,13 +616,9 @@ def return_debit(
         target_type="direct_debit_run",
         target_id=run.id,
         fund_id=fund_id,
-        after={
-            "period": run.period,
-            "message_id": run.message_id,
-            "end_to_end_id": line.end_to_end_id,
-            "amount_cents": line.amount_cents,
-            "reason": reason.value,
-        },
+        # The auditor reads this log: the line's id, not its end-to-end id (the member
+        # number) nor the bank's reason (insufficient funds...), which stay on the line.
+        after={"period": run.period, "message_id": run.message_id, "line_id": line.id},
         request_id=request_id,
     )
     return run
