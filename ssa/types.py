@@ -28,5 +28,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-# A period, 'YYYY-MM'. ASCII digits only: `\d` would also match other scripts' digits.
-PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+# A period, 'YYYY-MM', of the years 2000 to 2999 (a month of year 0000 or 9999 is not one a
+# fund has, and its neighbours are not dates). ASCII digits only: `\d` would also match
+# other scripts' digits.
+PERIOD_PATTERN = r"^2[0-9]{3}-(0[1-9]|1[0-2])$"

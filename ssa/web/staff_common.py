@@ -27,6 +27,7 @@ from ssa.funds.service import current_period
 from ssa.idempotency.service import Outcome, fingerprint, run_once
 from ssa.issuance import periods
 from ssa.outlets.models import OutletCategory
+from ssa.types import PERIOD_PATTERN
 from ssa.web.access import MonthRefused, PageForbidden, PageNotFound, Viewer
 from ssa.web.csrf import csrf_protect
 from ssa.web.forms import N_, Refused, attempt
@@ -141,7 +142,7 @@ def staff_names(db_session: Session, fund_id: uuid.UUID, actors: list[str]) -> d
 
 # --- Periods ---------------------------------------------------------------------
 
-_PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+_PERIOD = re.compile(PERIOD_PATTERN)
 
 
 def valid_period(text: str) -> bool:

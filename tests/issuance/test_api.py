@@ -85,6 +85,30 @@ def test_bad_issuance_requests(client: TestClient, people: People, engine: Engin
         assert response.status_code == 422, body
         assert response.json()["code"] == "validation_error"
     assert client.post(f"{base}/periods/2026-00/close", headers=treasurer).status_code == 422
+    # Months of no fund's years (their neighbours are not dates: 500s before): refused.
+    household = add_household(engine, fund)
+    for far in ("0000-01", "0001-01", "1999-12", "9999-12"):
+        for response in (
+            client.get(f"{base}/report", params={"period": far}, headers=treasurer),
+            client.get(f"{base}/report.csv", params={"period": far}, headers=treasurer),
+            client.post(
+                f"{base}/issuances", json={"period": far, "dry_run": True}, headers=treasurer
+            ),
+            client.post(f"{base}/periods/{far}/close", headers=treasurer),
+            client.post(
+                f"{base}/contributions",
+                json={
+                    "household_id": str(household.id),
+                    "period": far,
+                    "amount_cents": 100,
+                    "method": "cash",
+                    "received_on": "2026-01-05",
+                },
+                headers={**treasurer, "Idempotency-Key": f"far-{far}"},
+            ),
+        ):
+            assert response.status_code == 422, (far, response.request.url, response.text)
+            assert response.json()["code"] == "validation_error"
     assert (
         client.post(f"{base}/periods/{NEXT}/close", headers=treasurer).json()["code"]
         == "period_not_closable"
@@ -124,5 +148,8 @@ def test_the_cli_issues_like_the_api(database_url: str, engine: Engine) -> None:
     assert "closed" in closed.stdout
     bad = ssa("issue", "--fund", fund.slug, "--period", "2026-13")
     assert bad.returncode == 2
+    far = ssa("issue", "--fund", fund.slug, "--period", "0000-01", "--dry-run")
+    assert far.returncode == 2
+    assert "Traceback" not in far.stderr
     unknown = ssa("issue", "--fund", "nowhere", "--period", THIS)
     assert unknown.returncode == 2
