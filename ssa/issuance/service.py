@@ -291,12 +291,13 @@ def issue_period(
 ) -> IssuanceSummary:
     """Issue `period` to every eligible household not yet issued; list the others."""
     get_fund(db_session=db_session, fund_id=fund_id)
-    # A policy change (which locks the fund's row for update) waits for the run, or the run
-    # for it: the run issues under the policy it read, and set_policy sees the run's claims.
+    # One run of a fund at a time, from before it reads the policy and the households: a
+    # second run (another process, the same month) waits, then finds the first one's claims
+    # (not a stale list of candidates checked against a coverage that already counts them),
+    # and a policy change (FOR UPDATE) waits for the run or the run for it. FOR NO KEY
+    # UPDATE: payments and other rows referring to the fund go on meanwhile.
     db_session.connection().execute(
-        select(col(Fund.id))
-        .where(col(Fund.id) == fund_id)
-        .with_for_update(read=True, key_share=True)
+        select(col(Fund.id)).where(col(Fund.id) == fund_id).with_for_update(key_share=True)
     ).one()
     check_issuable(db_session, fund_id, period, today or fund_today())
     policy = policy_for(db_session=db_session, fund_id=fund_id, period=period)

@@ -164,6 +164,42 @@ def test_two_runs_at_the_same_moment_issue_once(database_url: str, engine: Engin
     assert books_clean(engine, fund)
 
 
+def test_a_second_run_during_a_first_finds_its_claims_not_a_false_coverage_refusal(
+    database_url: str, engine: Engine
+) -> None:
+    """The bank covers one month of credits, not two: a second run of the same month
+    started while the first computes (another process, a timer run twice) waits for it and
+    issues nothing; it used to check its stale list of candidates against a coverage that
+    already counted the first run's credits, and fail with insufficient_coverage."""
+    fund = make_fund(engine, grant_cents=270_000)
+    households = [add_household(engine, fund, [ADULT] * (1 + i % 3)) for i in range(12)]
+    expected = sum(15_000 + 7_500 * (i % 3) for i in range(12))  # 270,000: the grant
+    second = make_engine(Settings(database_url=database_url, database_pool_size=4))
+    outcome: list[object] = []
+
+    def run_second() -> None:
+        try:
+            outcome.append(issue(second, fund))
+        except Exception as exc:  # what failed is the assertion message
+            outcome.append(exc)
+
+    try:
+        with unit_of_work(engine) as session:
+            first = issue_period(db_session=session, fund_id=fund.id, period=THIS)
+            runner = threading.Thread(target=run_second)
+            runner.start()
+            runner.join(timeout=2)  # the second run is under way, waiting on the first
+        runner.join(timeout=60)
+    finally:
+        second.dispose()
+    assert first.households_issued == 12
+    (result,) = outcome
+    assert isinstance(result, IssuanceSummary), result
+    assert (result.households_issued, result.total_cents) == (0, 0)
+    assert sum(credits(engine, h) for h in households) == expected
+    assert books_clean(engine, fund)
+
+
 def test_issuance_that_would_break_coverage_is_refused(engine: Engine) -> None:
     fund = make_fund(engine, grant_cents=0)  # contributions only: 2 × 10.00 € in the bank
     add_household(engine, fund, paid=(THIS,))
