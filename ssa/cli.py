@@ -4,10 +4,12 @@ import re
 import sys
 import uuid
 from collections import Counter
+from typing import Any
 
 import click
 import uvicorn
-from pydantic import ValidationError
+from pydantic import EmailStr, TypeAdapter, ValidationError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import Session, select
 
 from ssa import migrations
@@ -21,16 +23,46 @@ from ssa.problems import Problem
 from ssa.settings import get_settings
 from ssa.types import PERIOD_PATTERN
 
+_EMAIL = TypeAdapter(EmailStr)
 
-@click.group()
+
+class _Commands(click.Group):
+    """The commands, whose refusals are a line and an exit code, never a traceback: a
+    service's refusal (exit 1), a database that is unreachable or not migrated (exit 1)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Problem as problem:
+            click.echo(f"{problem.code}: {problem.detail}", err=True)
+            sys.exit(1)
+        except (OperationalError, ProgrammingError) as exc:
+            if not _unmigrated(exc) and not isinstance(exc, OperationalError):
+                raise
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            hint = (
+                " The database is not migrated: run `ssa db upgrade`."
+                if _unmigrated(exc)
+                else " Check SSA_DATABASE_URL and that the database server runs."
+            )
+            click.echo(f"database error: {reason}.{hint}", err=True)
+            sys.exit(1)
+
+
+def _unmigrated(exc: Exception) -> bool:
+    text = str(getattr(exc, "orig", exc))
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """ssa: the ledger of a social food security fund."""
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the API (and later the web pages) with uvicorn."""
     uvicorn.run(
@@ -67,23 +99,32 @@ def admin() -> None:
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--name", "display_name", default="Administrator", show_default=True)
 def admin_create(email: str, password: str, display_name: str) -> None:
-    """Create an instance administrator (or make an existing user one)."""
+    """Create an instance administrator, or make an existing user one (their password
+    becomes PASSWORD)."""
     from ssa.auth.roles import Role
     from ssa.auth.service import create_user, find_user_by_email, grant_role, set_password
 
+    try:
+        _EMAIL.validate_python(email)
+    except ValidationError as exc:
+        raise click.BadParameter("not an email address", param_hint="--email") from exc
     engine = make_engine(get_settings())
-    with unit_of_work(engine) as session:
-        user = find_user_by_email(db_session=session, email=email)
-        if user is None:
-            user = create_user(
-                db_session=session, email=email, display_name=display_name, password=password
-            )
-        else:
-            set_password(db_session=session, user=user, password=password)
-        grant_role(db_session=session, actor="system:cli", user_id=user.id, role=Role.admin)
-        user_id = user.id
-    engine.dispose()
-    click.echo(f"administrator {email} ({user_id})")
+    try:
+        with unit_of_work(engine) as session:
+            user = find_user_by_email(db_session=session, email=email)
+            existing = user is not None
+            if user is None:
+                user = create_user(
+                    db_session=session, email=email, display_name=display_name, password=password
+                )
+            else:
+                set_password(db_session=session, user=user, password=password)
+            grant_role(db_session=session, actor="system:cli", user_id=user.id, role=Role.admin)
+            user_id = user.id
+    finally:
+        engine.dispose()
+    said = " (an existing user: now an administrator, with this password)" if existing else ""
+    click.echo(f"administrator {email} ({user_id}){said}")
 
 
 @main.command()
@@ -234,7 +275,7 @@ def idempotency() -> None:
 @idempotency.command("purge")
 @click.option(
     "--older-than-hours",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=24 * 366 * 100),
     default=168,
     show_default=True,
     help="Forget the keys used longer ago than this.",
