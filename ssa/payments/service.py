@@ -80,6 +80,14 @@ class RefundExceedsPayment(Conflict):
     title = "Refunds would exceed the payment"
 
 
+class RefundAbovePayable(Conflict):
+    """The outlet's payable (what the fund owes it) does not hold the refund: its takings
+    went into a payout. The ledger's code, with the reason said."""
+
+    code = "insufficient_balance"
+    title = "The fund owes the outlet less than this refund"
+
+
 class PaymentNotFound(NotFound):
     title = "No such payment at this outlet"
 
@@ -448,16 +456,23 @@ def refund(
     }
     # The refund row goes with the post, as a payment's does: the outlet's payable row,
     # which the post locks, is held for the COMMIT only.
-    posted = post_transaction(
-        db_session=db_session,
-        fund_id=payment.fund_id,
-        kind=TransactionKind.refund,
-        legs=[
-            debit(standing.payable_account_id, amount_cents),
-            credit(household.account_id, amount_cents),
-        ],
-        period=current_period(),
-        memo=f"Refund of payment {payment.id}",
-        attached=Attached(_REFUNDS, row),
-    )
+    try:
+        posted = post_transaction(
+            db_session=db_session,
+            fund_id=payment.fund_id,
+            kind=TransactionKind.refund,
+            legs=[
+                debit(standing.payable_account_id, amount_cents),
+                credit(household.account_id, amount_cents),
+            ],
+            period=current_period(),
+            memo=f"Refund of payment {payment.id}",
+            attached=Attached(_REFUNDS, row),
+        )
+    except InsufficientBalance as exc:
+        raise RefundAbovePayable(
+            "The fund owes this outlet less than the refund: what it had taken is paid out,"
+            " or in a payout on its way. A refund is possible up to what it is owed now.",
+            available_cents=exc.available_cents,
+        ) from exc
     return Refund(**row, transaction_id=posted.transaction_id)

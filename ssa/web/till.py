@@ -480,7 +480,15 @@ def refund_submit(
             amount=amount,
             reason=reason,
             form_key=form_key,
-            error=problem_message(t, done.problem),
+            error=(
+                t.gettext(
+                    "The fund owes this outlet less than that: its takings are paid out, or in"
+                    " a payout on its way. A refund is possible up to %(available)s.",
+                    available=t.money(int(done.problem.extra.get("available_cents", 0))),
+                )
+                if done.problem.code == "insufficient_balance"
+                else problem_message(t, done.problem)
+            ),
             status=done.problem.status,
         )
     flash(

@@ -508,6 +508,30 @@ def test_refunds_from_todays_takings(cashier: TestClient, world: World, engine: 
         assert [r.amount_cents for r in refunds] == [500]
 
 
+def test_a_refund_once_the_takings_are_in_a_payout_says_why(
+    cashier: TestClient, world: World, engine: Engine
+) -> None:
+    """The outlet's takings went into a payout: the refund cannot come from them, and the
+    till says so (it said 'please try again', which could never work)."""
+    from ssa.db import unit_of_work
+    from ssa.payouts.service import create_payout
+
+    till_pay(cashier, world, "20")
+    with unit_of_work(engine) as session:
+        create_payout(db_session=session, fund_id=world.fund.id, minimum_cents=0, actor="t")
+    till_pay(cashier, world, "3")  # new takings: EUR 3 owed now
+    today = cashier.get(f"/till/{world.outlet_id}/today")
+    refund_path = re.findall(r'href="(/till/[^"]+/refund)"', today.text)[-1]  # the EUR 20
+    refused = submit(cashier, refund_path, refund_path, amount="10", reason="Erreur")
+    assert refused.status_code == 409
+    assert alert_of(refused.text) == (
+        "The fund owes this outlet less than that: its takings are paid out, or in a payout"
+        " on its way. A refund is possible up to €3.00."
+    )
+    done = submit(cashier, refund_path, refund_path, amount="3", reason="Erreur")
+    assert done.status_code == 303
+
+
 def test_a_refund_of_another_outlet_payment_is_not_found(
     app: FastAPI, cashier: TestClient, world: World, engine: Engine
 ) -> None:
