@@ -395,6 +395,10 @@ class Receipt:
     replaced: bool
 
 
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="seconds") if moment is not None else "its close"
+
+
 def cast_vote(
     *,
     db_session: Session,
@@ -411,10 +415,10 @@ def cast_vote(
     now = now or utcnow()
     proposal = _lock(db_session, proposal_id)
     if proposal.status == ProposalStatus.closed:
-        raise ProposalClosed(f"Voting closed at {proposal.closed_at}.")
+        raise ProposalClosed(f"Voting closed at {_when(proposal.closed_at)}.")
     if proposal.closes_at <= now:
         _close(db_session, proposal, actor=SYSTEM_ACTOR, now=now, request_id=request_id)
-        raise ProposalClosedNow(f"Voting closed at {proposal.closes_at.isoformat()}.")
+        raise ProposalClosedNow(f"Voting closed at {_when(proposal.closes_at)}.")
     if person_id is None:
         raise NotEligible("Only members of the fund's households vote; staff and tills do not.")
     voter = db_session.get(ProposalVoter, (proposal.id, person_id))
@@ -430,17 +434,21 @@ def cast_vote(
         secret_ballot=proposal.secret_ballot,
         secret_keys=secret_keys,
     )
-    record(
-        db_session=db_session,
-        actor=actor,
-        action="proposal.vote",
-        target_type="proposal",
-        target_id=proposal.id,
-        fund_id=proposal.fund_id,
-        # A secret ballot's choice never reaches the log, nor whether it changed.
-        after=None if proposal.secret_ballot else {"choice": choice.value, "replaced": replaced},
-        request_id=request_id,
-    )
+    # A secret ballot's choice never reaches the log, nor whether it changed: that the
+    # person voted is written once, at their first vote.
+    if not (proposal.secret_ballot and replaced):
+        record(
+            db_session=db_session,
+            actor=actor,
+            action="proposal.vote",
+            target_type="proposal",
+            target_id=proposal.id,
+            fund_id=proposal.fund_id,
+            after=None
+            if proposal.secret_ballot
+            else {"choice": choice.value, "replaced": replaced},
+            request_id=request_id,
+        )
     return Receipt(proposal=proposal, replaced=replaced)
 
 
