@@ -63,6 +63,27 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_named)
 
 
+class HeadAsGetMiddleware:
+    """RFC 9110: what answers GET answers HEAD, with the same status and headers and no
+    body (FastAPI's routes answer the methods they name only: a HEAD was a 405)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] != "http.response.body":
+                await send(message)
+            elif not message.get("more_body", False):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        await self.app({**scope, "method": "GET"}, receive, send_without_body)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     if settings.secret_key == DEVELOPMENT_SECRET_KEY and not is_sqlite(settings.database_url):
@@ -97,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         https_only=settings.secure_cookies,
     )
 
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health.router)

@@ -1,6 +1,7 @@
 """The application skeleton: probes, problem+json errors, OpenAPI."""
 
 import logging
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -227,3 +228,21 @@ def test_extra_members_never_replace_the_problem_members() -> None:
         "Already paid.",
     )
     assert body["extra"] == 1
+
+
+def test_head_answers_as_get_without_a_body(client: TestClient) -> None:
+    """RFC 9110: a server that answers GET answers HEAD (health checks, link checkers)."""
+    for path in ("/healthz", "/api/v1/funds", "/openapi.json", "/"):
+        got, head = client.get(path), client.head(path)
+        assert head.status_code == got.status_code, path
+        assert head.content == b""
+        assert head.headers["content-type"] == got.headers["content-type"]
+
+
+def test_a_wrong_method_names_every_method_of_the_path(client: TestClient) -> None:
+    """The 405's Allow lists what the path answers, not the first route's method only."""
+    response = client.delete("/api/v1/funds")
+    assert_problem(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "GET, HEAD, POST"
+    policy = client.delete(f"/api/v1/funds/{uuid.uuid4()}/policy")
+    assert policy.headers["allow"] == "GET, HEAD, PUT"
