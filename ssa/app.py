@@ -17,7 +17,7 @@ from ssa.audit import routes as audit_routes
 from ssa.auth import oidc
 from ssa.auth import routes as auth_routes
 from ssa.auth.tokens import TokenSigner
-from ssa.db import is_sqlite, make_engine
+from ssa.db import HEAD_REQUEST, is_sqlite, make_engine
 from ssa.funds import routes as fund_routes
 from ssa.households import contribution_routes, mandate_routes
 from ssa.households import routes as household_routes
@@ -65,7 +65,9 @@ class RequestIdMiddleware:
 
 class HeadAsGetMiddleware:
     """RFC 9110: what answers GET answers HEAD, with the same status and headers and no
-    body (FastAPI's routes answer the methods they name only: a HEAD was a 405)."""
+    body (FastAPI's routes answer the methods they name only: a HEAD was a 405). A HEAD
+    writes nothing: its unit of work is rolled back (a GET that records what it served,
+    such as a direct-debit file, records nothing for a HEAD)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -81,7 +83,7 @@ class HeadAsGetMiddleware:
             elif not message.get("more_body", False):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-        await self.app({**scope, "method": "GET"}, receive, send_without_body)
+        await self.app({**scope, "method": "GET", HEAD_REQUEST: True}, receive, send_without_body)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -124,13 +124,21 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# Set in the ASGI scope of a HEAD request answered as a GET (ssa.app): it writes nothing.
+HEAD_REQUEST = "ssa.head"
+
+
 @contextmanager
-def unit_of_work(engine: Engine) -> Iterator[Session]:
-    """A session whose work is committed once at the end, or rolled back on any error."""
+def unit_of_work(engine: Engine, *, writes: bool = True) -> Iterator[Session]:
+    """A session whose work is committed once at the end, or rolled back on any error (or
+    always, when it `writes` nothing: a HEAD request)."""
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
-            session.commit()
+            if writes:
+                session.commit()
+            else:
+                session.rollback()
         except Problem as problem:
             if problem.keeps_changes:
                 session.commit()
@@ -144,5 +152,6 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
 
 def get_db_session(request: Request) -> Iterator[Session]:
     """FastAPI dependency (use with scope="function"): commits before the response is sent."""
-    with unit_of_work(request.app.state.engine) as session:
+    writes = not request.scope.get(HEAD_REQUEST, False)
+    with unit_of_work(request.app.state.engine, writes=writes) as session:
         yield session

@@ -111,8 +111,8 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     response = problem_response(exc.status_code, code, detail)
     if exc.headers:
         response.headers.update(exc.headers)
-    if exc.status_code == 405:
-        response.headers["Allow"] = ", ".join(_allowed_methods(request))
+    if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+        response.headers["Allow"] = ", ".join(allowed)
     return response
 
 

@@ -781,6 +781,24 @@ def test_a_household_is_never_in_two_open_files_of_a_period(
     assert "Martin" not in log.text
 
 
+def test_a_head_of_the_file_records_no_run(client: TestClient, people: People) -> None:
+    """HEAD answers as GET (RFC 9110) but writes nothing: a link checker or `curl -I` on the
+    file's address records no run, which would keep its households out of the real file."""
+    fund_id = sepa_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    treasurer = people.as_(("treasurer", fund_id))
+    mandated(client, fund_id, coordinator)
+    url = f"/api/v1/funds/{fund_id}/contributions/direct-debit.xml"
+    params = {"period": current_period(), "collection_date": soon()}
+    runs_url = f"/api/v1/funds/{fund_id}/direct-debit-runs"
+    head = client.head(url, params=params, headers=treasurer)
+    assert head.status_code == 200
+    assert head.content == b""
+    assert client.get(runs_url, headers=treasurer).json()["items"] == []
+    assert client.get(url, params=params, headers=treasurer).status_code == 200
+    assert len(client.get(runs_url, headers=treasurer).json()["items"]) == 1
+
+
 def test_a_file_is_for_tomorrow_on_and_at_most_next_month(
     client: TestClient, people: People
 ) -> None:
