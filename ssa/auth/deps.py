@@ -60,8 +60,10 @@ class Scope:
     household_id: uuid.UUID | None = None
     # For actions that are not about one fund (creating a user): any fund will do.
     any_fund: bool = False
-    # For an outlet: the funds it stands in; a fund role in any of them counts.
+    # For an outlet: the funds it stands in; a fund role in any of them counts (in every
+    # one of them, with `all_funds`).
     fund_ids: frozenset[uuid.UUID] = frozenset()
+    all_funds: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,8 @@ class Principal:
         if scope.any_fund:
             return bool(self.fund_ids(role))
         if scope.fund_ids:
-            return any((role, fund_id) in self.grants for fund_id in scope.fund_ids)
+            held = ((role, fund_id) in self.grants for fund_id in scope.fund_ids)
+            return all(held) if scope.all_funds else any(held)
         return scope.fund_id is not None and (role, scope.fund_id) in self.grants
 
     def fund_ids(self, *roles: Role) -> set[uuid.UUID]:
@@ -224,13 +227,17 @@ class Authorize:
 
 
 def outlet_in_its_funds(request: Request, db_session: Session) -> Scope:
-    """The outlet in the path, for acting on it: fund roles count only in the funds where
-    the outlet stands (applicant, accredited...), never in another fund."""
+    """The outlet in the path, for acting on it (its staff, its tills): a fund role counts
+    only if held in every fund where the outlet stands (applicant, accredited...). Its
+    staff and tills take payments of every one of those funds: a coordinator of one fund,
+    who may file the outlet's application there, must not thereby name themselves its
+    manager and refund another fund's payments. An outlet of several funds is run by its
+    own manager (or the administrator)."""
     outlet_id = _path_uuid(request, "outlet_id")
     funds = db_session.exec(
         select(OutletFund.fund_id).where(col(OutletFund.outlet_id) == outlet_id)
     ).all()
-    return Scope(outlet_id=outlet_id, fund_ids=frozenset(funds))
+    return Scope(outlet_id=outlet_id, fund_ids=frozenset(funds), all_funds=True)
 
 
 def household_path(request: Request, db_session: Session) -> Scope:

@@ -369,6 +369,50 @@ def test_the_manager_or_the_funds_coordinator_adds_staff(
     assert {"role": "cashier", "outlet_id": outlet["id"]}.items() <= me["roles"][0].items()
 
 
+def test_a_coordinator_cannot_take_over_another_funds_outlet_by_applying(
+    client: TestClient, coordinator: dict[str, str], people: People, fund: Fund, engine: Engine
+) -> None:
+    """An outlet of fund A: a coordinator of fund B may file its application in B, but
+    not then name themselves its manager or open a till, which would take (and refund) A's
+    payments and see its takings."""
+    outlet = accredited(client, coordinator, fund)
+    other = make_fund(engine)
+    intruder = people.user(("coordinator", other.id))
+    other_coordinator = people.headers(intruder)
+    filed = client.post(
+        f"/api/v1/funds/{other.id}/outlets/{outlet['id']}/application",
+        json={"criteria": {}},
+        headers=other_coordinator,
+    )
+    assert filed.status_code == 201, filed.text
+    problem(
+        client.post(
+            f"/api/v1/outlets/{outlet['id']}/staff",
+            json={"user_id": str(intruder), "role": "manager"},
+            headers=other_coordinator,
+        ),
+        403,
+        "forbidden",
+    )
+    problem(
+        client.post(
+            f"/api/v1/outlets/{outlet['id']}/terminals",
+            json={"label": "Till 9"},
+            headers=other_coordinator,
+        ),
+        403,
+        "forbidden",
+    )
+    # A coordinator of both funds (or the outlet's manager) still may.
+    both = people.as_(("coordinator", fund.id), ("coordinator", other.id))
+    named = client.post(
+        f"/api/v1/outlets/{outlet['id']}/staff",
+        json={"user_id": str(people.user()), "role": "manager"},
+        headers=both,
+    )
+    assert named.status_code == 201, named.text
+
+
 def test_a_terminal_secret_is_shown_once_stored_hashed_and_revocable(
     client: TestClient, coordinator: dict[str, str], people: People, fund: Fund, engine: Engine
 ) -> None:
