@@ -198,8 +198,13 @@ class RotatingRefreshTokenGrant(RefreshTokenGrant):  # type: ignore[misc]
 
     def authenticate_refresh_token(self, refresh_token: str) -> StoredRefreshToken | None:
         server: TokenServer = self.server
+        # Locked: the same token sent twice at once is used once, and the second use, which
+        # waits here, finds it rotated (reuse: the whole login ends), never two new chains.
         row = server.db_session.exec(
-            select(RefreshToken).where(col(RefreshToken.token_hash) == secret_hash(refresh_token))
+            select(RefreshToken)
+            .where(col(RefreshToken.token_hash) == secret_hash(refresh_token))
+            .with_for_update()
+            .execution_options(populate_existing=True)
         ).first()
         if row is None:
             return None

@@ -107,6 +107,38 @@ def test_refresh_tokens_rotate_and_a_reused_one_ends_the_login(
     assert after.json()["error"] == "invalid_grant"
 
 
+def test_a_refresh_token_sent_several_times_at_once_is_used_once(
+    client: TestClient, people: People, engine: Engine
+) -> None:
+    """The same refresh token sent five times at once (a stolen copy racing the owner's)
+    gives at most one new token, and the other uses end the login: never two chains."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    email = email_of(engine, people.user())
+    token = login(client, email)["refresh_token"]
+    start = threading.Barrier(5)
+
+    def refresh(_: int) -> dict[str, object]:
+        start.wait(timeout=30)
+        response = client.post(
+            "/api/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": token}
+        )
+        body: dict[str, object] = response.json()
+        return body
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        answers = list(pool.map(refresh, range(5)))
+    issued = [a["refresh_token"] for a in answers if "refresh_token" in a]
+    assert len(issued) <= 1, answers
+    assert sum(a.get("error") == "invalid_grant" for a in answers) >= 4
+    for new in issued:  # a reuse came after it: the login is over
+        again = client.post(
+            "/api/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": new}
+        )
+        assert again.json()["error"] == "invalid_grant"
+
+
 def test_a_password_change_revokes_refresh_tokens(
     client: TestClient, people: People, engine: Engine
 ) -> None:
