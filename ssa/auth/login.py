@@ -32,6 +32,7 @@ def authenticate_password(
 ) -> User:
     """The active user with this email and password; a failure is counted (and must be
     committed even though the login is refused)."""
+    throttle.hold_account(db_session, email=email)
     until = throttle.locked_until(db_session, email=email, address=address)
     if until is not None:
         raise TooManyFailures(until)

@@ -32,21 +32,31 @@ def locked_until(db_session: Session, *, email: str, address: str | None) -> dat
 
 
 def _row(db_session: Session, subject: str) -> LoginThrottle:
-    row = db_session.exec(
-        select(LoginThrottle).where(col(LoginThrottle.subject) == subject)
-    ).first()
+    """The subject's row, created if need be, locked until the end of the transaction:
+    the attempts on one account are made one after the other, each seeing the failures
+    of those before it (parallel guesses cannot all be checked before any is counted)."""
+    query = (
+        select(LoginThrottle)
+        .where(col(LoginThrottle.subject) == subject)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    row = db_session.exec(query).first()
     if row is not None:
         return row
-    row = LoginThrottle(subject=subject)
     try:
         with db_session.begin_nested():
-            db_session.add(row)
+            db_session.add(LoginThrottle(subject=subject))
             db_session.flush()
-    except IntegrityError:  # another failed login created it at the same moment
-        row = db_session.exec(
-            select(LoginThrottle).where(col(LoginThrottle.subject) == subject)
-        ).one()
-    return row
+    except IntegrityError:  # another attempt created it at the same moment
+        pass
+    return db_session.exec(query).one()
+
+
+def hold_account(db_session: Session, *, email: str) -> None:
+    """Take the account's turn: until this attempt's transaction ends, another attempt on
+    the same account waits here (before its throttle check and its password check)."""
+    _row(db_session, _subjects(email, None)[0])
 
 
 def record_failure(

@@ -6,7 +6,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from ssa.auth.models import OAuthClient, User
 from ssa.auth.service import set_password
@@ -213,6 +213,35 @@ def test_failed_logins_are_slowed_then_locked_per_account(
     assert response.json()["error"] == "invalid_grant"
     assert "try again in" in response.json()["error_description"]
     assert int(response.headers["retry-after"]) >= 1
+
+
+def test_parallel_guesses_are_counted_and_slowed_like_sequential_ones(
+    client: TestClient, people: People, engine: Engine
+) -> None:
+    """Twelve wrong passwords sent at once: each one counted (none lost), and once three
+    have failed the others wait their turn and are refused unchecked (all twelve were
+    checked and answered 'wrong password' before, on PostgreSQL)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ssa.auth.models import LoginThrottle
+
+    email = email_of(engine, people.user())
+    start = threading.Barrier(12)
+
+    def guess(_: int) -> str:
+        start.wait(timeout=30)
+        return str(login(client, email, "wrong password!!").get("error_description", ""))
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(guess, range(12)))
+    checked = [a for a in answers if "try again in" not in a]
+    assert len(checked) == 3, answers  # the slowdown starts after the third failure
+    with Session(engine) as session:
+        row = session.exec(
+            select(LoginThrottle).where(col(LoginThrottle.subject) == f"account:{email}")
+        ).one()
+    assert row.failures == len(checked)
 
 
 def test_the_lock_expires_and_a_success_resets_the_count(
