@@ -200,7 +200,18 @@ def start_session(request: Request, user: User) -> None:
     """A fresh session holding only the user id and the login time."""
     request.session.clear()
     request.session[SESSION_USER] = str(user.id)
-    request.session[SESSION_LOGIN_AT] = int(time.time())
+    request.session[SESSION_LOGIN_AT] = time.time()
+
+
+def session_outlived(request: Request, user: User) -> bool:
+    """Whether the session began before the user's password last changed: a change of
+    password ends the sessions opened with the old one, as it revokes refresh tokens."""
+    if user.password_changed_at is None:
+        return False
+    login_at = request.session.get(SESSION_LOGIN_AT)
+    if not isinstance(login_at, int | float):
+        return True
+    return float(login_at) < user.password_changed_at.timestamp()
 
 
 @router.get(
@@ -265,6 +276,9 @@ def session_user(request: Request, db_session: Session) -> User:
     if user is None or not user.is_active:
         request.session.clear()
         raise Unauthenticated("The session's user no longer exists or is disabled.")
+    if session_outlived(request, user):
+        request.session.clear()
+        raise Unauthenticated("The password changed since this session began: log in again.")
     return user
 
 

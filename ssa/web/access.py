@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 
 from ssa.auth.deps import DbSession, Principal, Scope, load_principal
 from ssa.auth.models import User
-from ssa.auth.oidc import SESSION_USER
+from ssa.auth.oidc import SESSION_USER, session_outlived
 from ssa.auth.roles import FUND_ROLES, Role
 
 
@@ -98,6 +98,9 @@ def optional_viewer(request: Request, db_session: DbSession) -> Viewer | None:
         return None
     user = db_session.get(User, principal.user_id)
     assert user is not None  # load_principal found it active in this transaction
+    if session_outlived(request, user):  # the password changed since: log in again
+        request.session.clear()
+        return None
     return Viewer(user=user, principal=principal)
 
 

@@ -29,3 +29,29 @@ def test_the_headers_log_out_form_ends_the_web_session(app: FastAPI, engine: Eng
         after = client.get("/me", follow_redirects=False)
         assert after.status_code == 303
         assert after.headers["location"] == "/login?next=/me"
+
+
+def test_a_password_change_ends_the_sessions_opened_before_it(app: FastAPI, engine: Engine) -> None:
+    """A session cookie copied before the password changed no longer opens pages nor gets
+    API tokens (a change of password already revoked the refresh tokens)."""
+    from sqlmodel import Session, col, select
+
+    from ssa.auth.models import User
+    from ssa.auth.service import set_password
+
+    world = make_world(engine)
+    with page_client(app) as client:
+        log_in(client, world.member_email)
+        assert client.get("/me").status_code == 200
+        assert client.get("/api/v1/auth/session/token").status_code == 200
+        with Session(engine) as session:
+            user = session.exec(select(User).where(col(User.email) == world.member_email)).one()
+            set_password(db_session=session, user=user, password="a brand new password 7")
+            session.commit()
+        assert client.get("/api/v1/auth/session/token").status_code == 401
+        after = client.get("/me", follow_redirects=False)
+        assert after.status_code == 303
+        assert after.headers["location"].startswith("/login")
+        # A new login with the new password opens a session again.
+        log_in(client, world.member_email, "a brand new password 7")
+        assert client.get("/me").status_code == 200
