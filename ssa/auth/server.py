@@ -250,7 +250,12 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
 
     @staticmethod
     def _first_party(_query_client: Any, request: TokenRequest) -> FirstPartyClient | None:
-        if request.payload.client_id or request.headers.get("authorization"):
+        """The public first-party client: no client authentication at all, or its own
+        `client_id` ("ssa") without a secret (RFC 6749 3.2.1: a public client may name
+        itself; many OAuth libraries always do)."""
+        if request.headers.get("authorization") or request.payload.data.get("client_secret"):
+            return None
+        if request.payload.client_id not in (None, "", FIRST_PARTY_CLIENT_ID):
             return None
         return FirstPartyClient()
 

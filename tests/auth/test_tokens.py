@@ -83,6 +83,30 @@ def test_bad_token_requests_get_rfc6749_errors(
     assert response.headers["cache-control"] == "no-store"
 
 
+def test_the_first_party_client_may_name_itself(
+    client: TestClient, people: People, engine: Engine
+) -> None:
+    """RFC 6749 3.2.1: a public client may send its client_id (OAuth libraries do)."""
+    email = email_of(engine, people.user())
+    form = {"grant_type": "password", "username": email, "password": PASSWORD}
+    named = client.post("/api/v1/auth/token", data={**form, "client_id": "ssa"})
+    assert named.status_code == 200, named.text
+    refreshed = client.post(
+        "/api/v1/auth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": named.json()["refresh_token"],
+            "client_id": "ssa",
+        },
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    # Another client's id, or a secret, is client authentication: refused as before.
+    for other in ({"client_id": "someone-else"}, {"client_id": "ssa", "client_secret": "x"}):
+        refused = client.post("/api/v1/auth/token", data={**form, **other})
+        assert refused.status_code == 401, other
+        assert refused.json()["error"] == "invalid_client"
+
+
 def test_refresh_tokens_rotate_and_a_reused_one_ends_the_login(
     client: TestClient, people: People, engine: Engine
 ) -> None:
