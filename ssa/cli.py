@@ -127,6 +127,33 @@ def admin_create(email: str, password: str, display_name: str) -> None:
     click.echo(f"administrator {email} ({user_id}){said}")
 
 
+@admin.command("unlock")
+@click.option("--email", required=True)
+def admin_unlock(email: str) -> None:
+    """Lift an account's lock after failed password logins (and forget the failures)."""
+    from ssa.audit.service import record
+    from ssa.auth.service import find_user_by_email
+    from ssa.auth.throttle import unlock
+
+    engine = make_engine(get_settings())
+    try:
+        with unit_of_work(engine) as session:
+            user = find_user_by_email(db_session=session, email=email)
+            lifted = unlock(session, email=email)
+            if lifted and user is not None:
+                record(
+                    db_session=session,
+                    actor="system:cli",
+                    action="user.unlock",
+                    target_type="user",
+                    target_id=user.id,
+                    fund_id=None,
+                )
+    finally:
+        engine.dispose()
+    click.echo(f"{email}: {'unlocked' if lifted else 'not locked'}")
+
+
 @main.command()
 def demo() -> None:
     """Load the Gironde-like demo installation (safe to run again)."""

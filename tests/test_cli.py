@@ -89,3 +89,57 @@ def test_numbers_out_of_range_are_refused(runner: CliRunner) -> None:
         )
         assert served.returncode == 2, served.stderr
         assert "Traceback" not in served.stderr
+
+
+def test_admin_unlock_lifts_a_login_lock(runner: CliRunner, database_url: str) -> None:
+    """Anyone may lock an account by failing its password ten times: the administrator
+    lifts the lock (the owner would otherwise wait, or be kept out by one try each time)."""
+    from ssa.auth.login import TooManyFailures, WrongCredentials, authenticate_password
+
+    email = f"locked-{uuid.uuid4().hex[:8]}@example.org"
+    made = runner.invoke(main, ["admin", "create", "--email", email, "--password", "right pass 42"])
+    assert made.exit_code == 0, made.output
+    settings = Settings(database_url=database_url)
+    engine = make_engine(settings)
+
+    def attempt(password: str) -> str:
+        with Session(engine) as session:  # a refused login keeps its failure: committed
+            try:
+                authenticate_password(
+                    db_session=session,
+                    email=email,
+                    password=password,
+                    address=None,
+                    settings=settings,
+                )
+                return "ok"
+            except TooManyFailures:
+                return "locked"
+            except WrongCredentials:
+                return "wrong"
+            finally:
+                session.commit()
+
+    try:
+        from sqlalchemy import update
+
+        from ssa.auth.models import LoginThrottle
+
+        for _ in range(10):
+            attempt("wrong password")
+            with Session(engine) as session:  # no waiting between tries in a test
+                session.exec(
+                    update(LoginThrottle)
+                    .where(col(LoginThrottle.failures) < 10)
+                    .values(locked_until=None)
+                )  # type: ignore[call-overload]
+                session.commit()
+        assert attempt("right pass 42") == "locked"
+        unlocked = runner.invoke(main, ["admin", "unlock", "--email", email])
+        assert unlocked.exit_code == 0, unlocked.output
+        assert "unlocked" in unlocked.output
+        assert attempt("right pass 42") == "ok"
+        again = runner.invoke(main, ["admin", "unlock", "--email", email])
+        assert "not locked" in again.output
+    finally:
+        engine.dispose()

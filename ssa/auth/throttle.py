@@ -64,8 +64,11 @@ def record_failure(
 ) -> None:
     """Count a failure: after a few, each try waits longer; after many, a long lock."""
     now = utcnow()
+    quiet = timedelta(minutes=settings.login_lock_minutes)
     for subject in _subjects(email, address):
         row = _row(db_session, subject)
+        if row.last_failure_at is not None and now - row.last_failure_at >= quiet:
+            row.failures = 0  # a lock's length without failures: the count starts again
         row.failures += 1
         row.last_failure_at = now
         if subject.startswith("account:"):
@@ -92,3 +95,16 @@ def record_success(db_session: Session, *, email: str) -> None:
         row.locked_until = None
         db_session.add(row)
         db_session.flush()
+
+
+def unlock(db_session: Session, *, email: str) -> bool:
+    """Forget an account's failed logins (its lock included); whether there were any."""
+    row = db_session.exec(
+        select(LoginThrottle).where(col(LoginThrottle.subject) == _subjects(email, None)[0])
+    ).first()
+    if row is None or (row.failures == 0 and row.locked_until is None):
+        return False
+    row.failures, row.locked_until = 0, None
+    db_session.add(row)
+    db_session.flush()
+    return True

@@ -287,6 +287,33 @@ def test_the_lock_expires_and_a_success_resets_the_count(
     assert last["_status"] == 200, last  # one failure after a reset: not slowed
 
 
+def test_failures_a_lock_length_old_are_forgotten(
+    client: TestClient, people: People, engine: Engine
+) -> None:
+    """Once a lock has run out with no failure since, the count starts again: one wrong try
+    after it does not lock the account for another 15 minutes (one try per quarter of an
+    hour kept an account locked for good)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from ssa.auth.models import LoginThrottle
+    from ssa.timeutil import utcnow
+
+    email = email_of(engine, people.user())
+    for _ in range(12):
+        login(client, email, "wrong password!!")
+    with Session(engine) as session:  # the lock ran out, 16 minutes without a try
+        session.exec(
+            update(LoginThrottle)  # type: ignore[call-overload]
+            .where(col(LoginThrottle.subject) == f"account:{email}")
+            .values(locked_until=None, last_failure_at=utcnow() - timedelta(minutes=16))
+        )
+        session.commit()
+    assert login(client, email, "wrong password!!")["_status"] == 400
+    assert login(client, email)["_status"] == 200  # not locked again by one try
+
+
 def test_access_tokens_are_verified(client: TestClient, app: FastAPI, people: People) -> None:
     from ssa.auth.tokens import TokenSigner
     from ssa.settings import Settings
