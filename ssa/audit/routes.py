@@ -1,4 +1,5 @@
-"""The audit log of a fund, for its auditors and coordinators."""
+"""The audit log of a fund, for its auditors and coordinators; the instance's, for its
+administrators."""
 
 import json
 import uuid
@@ -26,6 +27,24 @@ def audit_log(
     cursor: Cursor = None,
 ) -> AuditPage:
     """Privileged actions in this fund, newest first."""
+    return _page(db_session, fund_id, limit, cursor)
+
+
+@router.get("/audit-log", response_model=AuditPage)
+def instance_audit_log(
+    db_session: DbSession,
+    _principal: Annotated[Principal, Depends(Authorize(Role.admin))],
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> AuditPage:
+    """Privileged actions of no one fund (users, outlets, their staff and tills), newest
+    first (the instance administrator)."""
+    return _page(db_session, None, limit, cursor)
+
+
+def _page(
+    db_session: DbSession, fund_id: uuid.UUID | None, limit: int, cursor: str | None
+) -> AuditPage:
     position = decode_position(cursor)
     entries = list_entries(db_session=db_session, fund_id=fund_id, limit=limit + 1, before=position)
     items = [

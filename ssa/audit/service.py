@@ -51,12 +51,16 @@ def record(
 def list_entries(
     *,
     db_session: Session,
-    fund_id: uuid.UUID,
+    fund_id: uuid.UUID | None,
     limit: int,
     before: tuple[datetime, uuid.UUID] | None = None,
 ) -> list[AuditEntry]:
-    """Newest first, starting after the (created_at, id) position of the last one seen."""
-    query = select(AuditEntry).where(col(AuditEntry.fund_id) == fund_id)
+    """Newest first, starting after the (created_at, id) position of the last one seen;
+    a fund's entries, or (`fund_id` None) the instance's: users, outlets, their staff and
+    tills, which belong to no one fund."""
+    query = select(AuditEntry).where(
+        col(AuditEntry.fund_id).is_(None) if fund_id is None else col(AuditEntry.fund_id) == fund_id
+    )
     if before is not None:
         at, last_id = before
         query = query.where(

@@ -221,7 +221,7 @@ def audit_user_created(
         action="user.create",
         target_type="user",
         target_id=user.id,
-        after={"email": user.email, "display_name": user.display_name},
+        after={"email": user.email},  # the log holds no names (docs/architecture.md)
         request_id=request_id,
     )
 

@@ -180,6 +180,28 @@ def test_the_audit_log_pages_and_is_append_only(
         session.commit()
 
 
+def test_the_instance_log_is_the_administrators_and_holds_no_names(
+    client: TestClient, people: People, fund: Fund
+) -> None:
+    """Users, outlets, their staff and tills belong to no one fund: their entries were
+    written and read by no one. The administrator reads them; names stay out of them."""
+    admin = people.as_(("admin", None))
+    fund_id = fund.id
+    email = f"dominique-{uuid.uuid4().hex[:6]}@example.org"
+    created = client.post(
+        "/api/v1/users", json={"email": email, "display_name": "Dominique Martin"}, headers=admin
+    )
+    assert created.status_code == 201, created.text
+    log = client.get("/api/v1/audit-log", params={"limit": 200}, headers=admin)
+    assert log.status_code == 200, log.text
+    (entry,) = [e for e in log.json()["items"] if e["target_id"] == created.json()["id"]]
+    assert entry["action"] == "user.create"
+    assert entry["after"] == {"email": email}
+    assert "Dominique Martin" not in log.text
+    for other in (people.as_(("coordinator", fund_id)), people.as_(("auditor", fund_id))):
+        assert client.get("/api/v1/audit-log", headers=other).status_code == 403
+
+
 def test_the_app_refuses_postgresql_with_the_development_key() -> None:
     from ssa.settings import DEVELOPMENT_SECRET_KEY
 
