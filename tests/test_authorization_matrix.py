@@ -398,8 +398,9 @@ MATRIX: list[tuple[str, str, str, Callable[[Fund], Any] | None, list[str]]] = [
         "POST",
         "/api/v1/outlets/{outlet_id}/terminals",
         lambda f: {"label": "Till 2"},
-        # A coordinator of another fund may not arm a till of this fund's outlet.
-        [ANON, NO, NO, NO, OK, NO, NO, NO, NO, NO, OK, NO],
+        # A coordinator of another fund may not arm a till of this fund's outlet; the
+        # administrator may (as they may name its staff).
+        [ANON, NO, NO, OK, OK, NO, NO, NO, NO, NO, OK, NO],
     ),
     (
         "payments: take",

@@ -228,15 +228,20 @@ class Authorize:
 
 def outlet_in_its_funds(request: Request, db_session: Session) -> Scope:
     """The outlet in the path, for acting on it (its staff, its tills): a fund role counts
-    only if held in every fund where the outlet stands (applicant, accredited...). Its
-    staff and tills take payments of every one of those funds: a coordinator of one fund,
-    who may file the outlet's application there, must not thereby name themselves its
-    manager and refund another fund's payments. An outlet of several funds is run by its
-    own manager (or the administrator)."""
+    only if held in every fund that has accredited (or suspended) the outlet, or, while no
+    fund has, every fund it applies to; a revoked standing does not count. Its staff and
+    tills take payments of each of those funds: a coordinator of another fund, who may file
+    the outlet's application there, must not thereby name themselves its manager and refund
+    the first fund's payments, nor lock that fund's coordinators out. An outlet of several
+    funds is run by its own manager (or by the administrator)."""
     outlet_id = _path_uuid(request, "outlet_id")
-    funds = db_session.exec(
-        select(OutletFund.fund_id).where(col(OutletFund.outlet_id) == outlet_id)
+    rows = db_session.exec(
+        select(OutletFund.fund_id, OutletFund.status).where(col(OutletFund.outlet_id) == outlet_id)
     ).all()
+    standing = {"accredited", "suspended"}
+    funds = [fund for fund, status in rows if str(status) in standing] or [
+        fund for fund, status in rows if str(status) == "applicant"
+    ]
     return Scope(outlet_id=outlet_id, fund_ids=frozenset(funds), all_funds=True)
 
 

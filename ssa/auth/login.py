@@ -32,10 +32,14 @@ def authenticate_password(
 ) -> User:
     """The active user with this email and password; a failure is counted (and must be
     committed even though the login is refused)."""
-    throttle.hold_account(db_session, email=email)
-    until = throttle.locked_until(db_session, email=email, address=address)
-    if until is not None:
-        raise TooManyFailures(until)
+    # Refused while slowed or locked, before anything is written; then the account's turn
+    # (attempts on one account one after the other), and the same check under it.
+    for hold in (False, True):
+        if hold:
+            throttle.hold_account(db_session, email=email)
+        until = throttle.locked_until(db_session, email=email, address=address)
+        if until is not None:
+            raise TooManyFailures(until)
     user = find_user_by_email(db_session=db_session, email=email)
     ok = verify_password(password, user.password_hash if user else None)
     if user is None or not ok or not user.is_active:

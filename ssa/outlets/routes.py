@@ -52,9 +52,11 @@ router = APIRouter(prefix="/api/v1", tags=["outlets"])
 
 AnyCoordinator = Annotated[Principal, Depends(Authorize(Role.coordinator, on=any_fund))]
 FundCoordinator = Annotated[Principal, Depends(Authorize(Role.coordinator, on=fund_path))]
-# Acting on an outlet: its manager, or a coordinator of a fund where it stands.
+# Acting on an outlet: its manager, a coordinator of the funds where it stands (see
+# outlet_in_its_funds), or the administrator.
 OutletManager = Annotated[
-    Principal, Depends(Authorize(Role.manager, Role.coordinator, on=outlet_in_its_funds))
+    Principal,
+    Depends(Authorize(Role.manager, Role.coordinator, Role.admin, on=outlet_in_its_funds)),
 ]
 OutletReader = Annotated[
     Principal,

@@ -403,7 +403,28 @@ def test_a_coordinator_cannot_take_over_another_funds_outlet_by_applying(
         403,
         "forbidden",
     )
-    # A coordinator of both funds (or the outlet's manager) still may.
+    # The fund that accredited it keeps its hand: another fund's application (refused
+    # there or not) does not lock its coordinators out; the administrator may too.
+    for allowed in (coordinator, people.as_(("admin", None))):
+        named = client.post(
+            f"/api/v1/outlets/{outlet['id']}/staff",
+            json={"user_id": str(people.user()), "role": "manager"},
+            headers=allowed,
+        )
+        assert named.status_code == 201, named.text
+        till = client.post(
+            f"/api/v1/outlets/{outlet['id']}/terminals", json={"label": "T"}, headers=allowed
+        )
+        assert till.status_code == 201, till.text
+    # Accredited by both funds: a coordinator of both, not of one.
+    assert decide(client, other_coordinator, other, outlet["id"], "accredited").status_code == 200
+    problem(
+        client.post(
+            f"/api/v1/outlets/{outlet['id']}/terminals", json={"label": "T"}, headers=coordinator
+        ),
+        403,
+        "forbidden",
+    )
     both = people.as_(("coordinator", fund.id), ("coordinator", other.id))
     named = client.post(
         f"/api/v1/outlets/{outlet['id']}/staff",
