@@ -151,7 +151,9 @@ def test_a_database_with_contribution_changes_does_not_go_back_before_them(
         with pytest.raises(RuntimeError, match="1 contribution change"):
             migrations.downgrade(url, "0018")
 
-        assert migrations.current_revisions(engine) == migrations.head_revisions()
+        # Stopped at 0019 (later migrations, which hold no such rows, may have gone back).
+        assert migrations.current_revisions(engine) <= {"0019", *migrations.head_revisions()}
+        assert migrations.current_revisions(engine)
         with engine.connect() as connection:
             kept = connection.execute(text("SELECT count(*) FROM contribution_change")).scalar_one()
         assert kept == 1

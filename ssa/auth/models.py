@@ -22,6 +22,9 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=255)  # argon2id
     is_active: bool = True
     password_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the user last logged out of the web pages: the sessions begun before end, on
+    # every device (the session cookie is signed, not stored: this is how one ends).
+    sessions_ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -30,6 +30,7 @@ from ssa.auth.service import find_user_by_email, roles_claim
 from ssa.auth.tokens import TokenSigner
 from ssa.problems import Problem
 from ssa.settings import Settings
+from ssa.timeutil import utcnow
 
 logger = logging.getLogger("ssa")
 
@@ -204,14 +205,30 @@ def start_session(request: Request, user: User) -> None:
 
 
 def session_outlived(request: Request, user: User) -> bool:
-    """Whether the session began before the user's password last changed: a change of
-    password ends the sessions opened with the old one, as it revokes refresh tokens."""
-    if user.password_changed_at is None:
+    """Whether the session began before the user's password last changed (a change of
+    password ends the sessions opened with the old one, as it revokes refresh tokens) or
+    before the user last logged out (on any device)."""
+    ends = [at for at in (user.password_changed_at, user.sessions_ended_at) if at is not None]
+    if not ends:
         return False
     login_at = request.session.get(SESSION_LOGIN_AT)
     if not isinstance(login_at, int | float):
         return True
-    return float(login_at) < user.password_changed_at.timestamp()
+    return float(login_at) < max(ends).timestamp()
+
+
+def end_sessions(request: Request, db_session: Session) -> None:
+    """Log out: this session's user's web sessions end (here and on every device), and
+    this one is cleared."""
+    raw = request.session.get(SESSION_USER)
+    try:
+        user = db_session.get(User, uuid.UUID(str(raw))) if raw else None
+    except ValueError:
+        user = None
+    if user is not None:
+        user.sessions_ended_at = utcnow()
+        db_session.add(user)
+    request.session.clear()
 
 
 @router.get(
@@ -257,9 +274,9 @@ async def oidc_callback(request: Request, db_session: DbSession) -> Response:
 
 
 @router.post("/auth/logout", status_code=204, name="api_logout")
-def logout(request: Request) -> Response:
-    """End the web session."""
-    request.session.clear()
+def logout(request: Request, db_session: DbSession) -> Response:
+    """End the web sessions of this session's user (on every device)."""
+    end_sessions(request, db_session)
     return Response(status_code=204)
 
 

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from ssa.auth.deps import DbSession
 from ssa.auth.login import TooManyFailures, WrongCredentials, authenticate_password
-from ssa.auth.oidc import local_path, start_session
+from ssa.auth.oidc import end_sessions, local_path, start_session
 from ssa.auth.passwords import MAX_PASSWORD_LENGTH
 from ssa.funds.models import Fund
 from ssa.funds.service import list_funds
@@ -108,8 +108,8 @@ def login_submit(
 
 
 @router.post("/logout", name="logout")
-def logout(request: Request) -> Response:
-    request.session.clear()
+def logout(request: Request, db_session: DbSession) -> Response:
+    end_sessions(request, db_session)  # here and on every device
     rotate(request)
     return RedirectResponse("/", status_code=303)
 

@@ -55,3 +55,27 @@ def test_a_password_change_ends_the_sessions_opened_before_it(app: FastAPI, engi
         # A new login with the new password opens a session again.
         log_in(client, world.member_email, "a brand new password 7")
         assert client.get("/me").status_code == 200
+
+
+def test_logging_out_ends_the_sessions_a_copied_cookie_included(
+    app: FastAPI, engine: Engine
+) -> None:
+    """The session is a signed cookie: clearing the browser's copy left any other copy
+    valid for 12 hours. A logout now ends the user's sessions begun before it (on every
+    device); a new login opens one again."""
+    world = make_world(engine)
+    with page_client(app) as laptop, page_client(app) as phone, page_client(app) as thief:
+        for device in (laptop, phone):
+            log_in(device, world.member_email)
+            assert device.get("/me").status_code == 200
+        thief.cookies.update(laptop.cookies)  # a copy of the laptop's cookie
+        assert thief.get("/me").status_code == 200
+        page = laptop.get("/me")
+        found = _LOGOUT_FORM.search(page.text)
+        assert found
+        laptop.post(found.group(1), data={"csrf_token": csrf_of(page.text)})
+        for device in (thief, phone):
+            assert device.get("/me", follow_redirects=False).status_code == 303
+            assert device.get("/api/v1/auth/session/token").status_code == 401
+        log_in(phone, world.member_email)
+        assert phone.get("/me").status_code == 200
