@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from sqlmodel import Session
 
 from ssa.audit.schemas import AuditEntryOut, AuditPage
 from ssa.audit.service import list_entries
@@ -43,7 +44,7 @@ def instance_audit_log(
 
 
 def _page(
-    db_session: DbSession, fund_id: uuid.UUID | None, limit: int, cursor: str | None
+    db_session: Session, fund_id: uuid.UUID | None, limit: int, cursor: str | None
 ) -> AuditPage:
     position = decode_position(cursor)
     entries = list_entries(db_session=db_session, fund_id=fund_id, limit=limit + 1, before=position)

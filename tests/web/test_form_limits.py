@@ -4,7 +4,6 @@ string_too_long); an unknown action or an unknown person's row is refused too.
 On SQLite and on PostgreSQL."""
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -25,7 +24,6 @@ from tests.web.test_staff_pages import (
     Staffed,
     count,
     grants_of,
-    make_staffed,
     outlet_form,
     registration,
     send,
@@ -34,27 +32,10 @@ from tests.web.test_staff_pages import (
 LONG = "x" * 5000
 
 
-@pytest.fixture
-def staffed(engine: Engine) -> Staffed:
-    return make_staffed(engine)
-
-
 def logged_in(app: FastAPI, email: str, language: str = "en") -> TestClient:
     client = page_client(app, language)
     assert log_in(client, email).headers["location"] == "/staff"
     return client
-
-
-@pytest.fixture
-def coordinator(app: FastAPI, staffed: Staffed) -> Iterator[TestClient]:
-    with logged_in(app, staffed.staff[Role.coordinator]) as client:
-        yield client
-
-
-@pytest.fixture
-def treasurer(app: FastAPI, staffed: Staffed) -> Iterator[TestClient]:
-    with logged_in(app, staffed.staff[Role.treasurer]) as client:
-        yield client
 
 
 def households(engine: Engine, staffed: Staffed) -> int:

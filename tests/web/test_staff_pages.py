@@ -5,7 +5,6 @@ needs the session's token, and the forms do what they say, once."""
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -111,32 +110,6 @@ def make_staffed(engine: Engine) -> Staffed:
         member_email=member_email,
         cashier_email=add_user(engine, role=Role.cashier, outlet_id=books.outlets[0]),
     )
-
-
-@pytest.fixture
-def staffed(engine: Engine) -> Staffed:
-    return make_staffed(engine)
-
-
-@pytest.fixture
-def coordinator(app: FastAPI, staffed: Staffed) -> Iterator[TestClient]:
-    with page_client(app) as client:
-        assert log_in(client, staffed.staff[Role.coordinator]).headers["location"] == "/staff"
-        yield client
-
-
-@pytest.fixture
-def treasurer(app: FastAPI, staffed: Staffed) -> Iterator[TestClient]:
-    with page_client(app) as client:
-        assert log_in(client, staffed.staff[Role.treasurer]).headers["location"] == "/staff"
-        yield client
-
-
-@pytest.fixture
-def auditor(app: FastAPI, staffed: Staffed) -> Iterator[TestClient]:
-    with page_client(app) as client:
-        assert log_in(client, staffed.staff[Role.auditor]).headers["location"] == "/staff"
-        yield client
 
 
 def count(engine: Engine, model: type, *where: object) -> int:
