@@ -85,6 +85,13 @@ MATRIX: list[tuple[str, str, str, Callable[[Fund], Any] | None, list[str]]] = [
         [ANON, NO, NO, NO, OK, NO, NO, OK, NO, NO, NO, NO],
     ),
     (
+        "audit log of the instance",
+        "GET",
+        "/api/v1/audit-log",
+        None,
+        [ANON, NO, NO, OK, NO, NO, NO, NO, NO, NO, NO, NO],
+    ),
+    (
         "funds: create",
         "POST",
         "/api/v1/funds",
