@@ -61,17 +61,25 @@ _TOKEN_FORM = {
 }
 
 
+def _invalid_request(description: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": "invalid_request", "error_description": description},
+        status_code=400,
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
 @router.post("/auth/token", openapi_extra=_TOKEN_FORM, response_model=None)
 async def token(request: Request, db_session: DbSession) -> JSONResponse:
     """OAuth2 token endpoint: password, client_credentials and refresh_token grants."""
     body = (await request.body()).decode("utf-8", errors="replace")
     form = parse_qs(body, keep_blank_values=False, max_num_fields=20)
     if "\x00" in body or any("\x00" in v for values in form.values() for v in values):
-        return JSONResponse(
-            {"error": "invalid_request", "error_description": "NUL characters are not allowed."},
-            status_code=400,
-            headers={"Cache-Control": "no-store"},
-        )
+        return _invalid_request("NUL characters are not allowed.")
+    if not form.get("grant_type"):
+        # RFC 6749 5.2: a missing required parameter is `invalid_request` (Authlib would
+        # answer `unsupported_grant_type`, which is for a grant type it does not know).
+        return _invalid_request("grant_type is missing.")
     address = request.client.host if request.client else None
     status, payload, headers = await run_in_threadpool(
         token_response,

@@ -63,7 +63,9 @@ def test_wrong_password_and_unknown_user_are_invalid_grant(
 @pytest.mark.parametrize(
     ("form", "status", "error"),
     [
-        ({}, 400, "unsupported_grant_type"),
+        ({}, 400, "invalid_request"),
+        ({"username": "x@example.org", "password": "x"}, 400, "invalid_request"),
+        ({"grant_type": ""}, 400, "invalid_request"),
         ({"grant_type": "magic"}, 400, "unsupported_grant_type"),
         ({"grant_type": "password", "username": "x@example.org"}, 400, "invalid_request"),
         ({"grant_type": "refresh_token", "refresh_token": "nope"}, 400, "invalid_grant"),
