@@ -12,7 +12,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from ssa.audit.service import record
-from ssa.auth.service import create_user, find_user_by_email, invite
+from ssa.auth.service import EmailTaken, create_user, find_user_by_email, invite
 from ssa.funds.models import FundPolicy
 from ssa.funds.service import current_period, fund_today, get_fund, policy_for
 from ssa.households import rules
@@ -171,19 +171,42 @@ def _add_person(
                 display_name=f"{person_in.given_name} {person_in.family_name}",
             )
             token = invite(db_session=db_session, user=user, settings=settings)
-        taken = db_session.exec(select(Person).where(col(Person.user_id) == user.id)).first()
-        if taken is not None and taken.left_on is not None:
-            # Someone who left a household and joins another (moving out, a separation):
-            # their login follows them; the person who left stays in history without it.
-            taken.user_id = None
-            db_session.add(taken)
-            db_session.flush()
-            taken = None
-        if taken is None:
-            person.user_id = user.id
+        else:
+            _take_over_login(db_session, user_id=user.id, email=str(person.email))
+        person.user_id = user.id
     db_session.add(person)
     db_session.flush()
     return person, token
+
+
+def _take_over_login(db_session: Session, *, user_id: uuid.UUID, email: str) -> None:
+    """An existing login joins a new person only when it is a member's who left their
+    household, or whose household left the fund (moving out, a separation, coming back):
+    the login follows them, and the person who left
+    stays in history without it. Any other account (a member of a household, the fund's
+    staff, an outlet's cashier) is refused: a mistyped email must not hand a stranger the
+    household's identity, income and PIN."""
+    rows = db_session.exec(
+        select(Person, Household.status)
+        .join(Household, col(Household.id) == col(Person.household_id))
+        .where(col(Person.user_id) == user_id)
+    ).all()
+    persons = [person for person, _ in rows]
+    still_there = [
+        person
+        for person, status in rows
+        if person.left_on is None and HouseholdStatus(status) != HouseholdStatus.left
+    ]
+    if not persons or still_there:
+        raise EmailTaken(
+            f"{email} is already the login of another account: leave the email out, or give"
+            " the person's own address.",
+            email=email,
+        )
+    for former in persons:
+        former.user_id = None
+        db_session.add(former)
+    db_session.flush()
 
 
 def register(

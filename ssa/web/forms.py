@@ -174,6 +174,10 @@ PLAIN_WORDS = {
     "direct_debit_invalid": N_(
         "The bank would refuse this file: check the fund's bank details and the mandates."
     ),
+    "email_taken": N_(
+        "This email is already the login of another account: leave it empty, or give the"
+        " person's own address."
+    ),
     "invalid_siret": N_("This SIRET number is not valid: 14 digits, as on the Kbis."),
     "siret_taken": N_("An outlet with this SIRET number is already registered."),
     "invalid_iban": N_("This IBAN is not valid: check it against the outlet's bank details."),

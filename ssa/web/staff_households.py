@@ -506,6 +506,11 @@ def household_register(
             message = t.gettext("The contribution is below the minimum: see below.")
         else:
             message = problem_message(t, problem)
+        if problem.code == "email_taken":
+            taken = str(problem.extra.get("email", "")).lower()
+            for index, typed in enumerate(values["persons"]):
+                if typed["email"].strip().lower() == taken:
+                    errors[f"p{index}-email"] = message
         return _registration(
             request,
             desk,

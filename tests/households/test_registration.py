@@ -166,6 +166,82 @@ def test_a_person_who_moves_to_another_household_keeps_their_login(
     assert client.get(f"/api/v1/households/{first['id']}", headers=member).status_code == 403
 
 
+def test_an_email_that_is_another_accounts_login_is_refused(
+    client: TestClient, people: People
+) -> None:
+    """A mistyped email must not hand an existing account (the fund's staff, a cashier, a
+    member of another household) a household's identity, income and PIN: 409
+    `email_taken`, and nothing is registered or changed."""
+    fund_id = new_fund(client, people)
+    coordinator_id = people.user(("coordinator", fund_id))
+    coordinator = people.headers(coordinator_id)
+    cashier_email = unique_email()
+    cashier = people.headers(people.user(email=cashier_email))
+    coordinator_email = client.get("/api/v1/me", headers=coordinator).json()["email"]
+    member_email = unique_email()
+    other = register(
+        client,
+        fund_id,
+        coordinator,
+        household_body([person("Inès", "Garcia", "1985-02-11", email=member_email)]),
+    )
+    url = f"/api/v1/funds/{fund_id}/households"
+    twice = unique_email()
+    for persons in [
+        [person(email=cashier_email), person()],
+        [person(email=coordinator_email.upper())],
+        [person(email=member_email)],
+        [person("Alex", email=twice), person("Sam", email=twice)],
+    ]:
+        refused = client.post(url, json=household_body(persons), headers=coordinator)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["code"] == "email_taken"
+    listed = client.get(url, headers=coordinator).json()["items"]
+    assert [h["id"] for h in listed] == [other["id"]]
+    for headers in (cashier, coordinator):
+        assert client.get("/api/v1/me", headers=headers).json().get("household_id") is None
+    kept = {k: other["persons"][0][k] for k in ("id", "given_name", "family_name", "birth_date")}
+    added = client.patch(
+        f"/api/v1/households/{other['id']}",
+        json={"persons": [kept, person(email=cashier_email)]},
+        headers=coordinator,
+    )
+    assert added.status_code == 409, added.text
+    assert added.json()["code"] == "email_taken"
+    after = client.get(f"/api/v1/households/{other['id']}", headers=coordinator).json()
+    assert [p["id"] for p in after["persons"]] == [kept["id"]]
+    assert client.get("/api/v1/me", headers=cashier).json().get("household_id") is None
+
+
+def test_a_member_whose_household_left_keeps_their_login_on_coming_back(
+    client: TestClient, people: People
+) -> None:
+    fund_id = new_fund(client, people)
+    coordinator = people.as_(("coordinator", fund_id))
+    email = unique_email()
+    first = register(
+        client,
+        fund_id,
+        coordinator,
+        household_body([person("Inès", "Garcia", "1985-02-11", email=email)]),
+    )
+    (ines,) = first["persons"]
+    left = client.patch(
+        f"/api/v1/households/{first['id']}", json={"status": "left"}, headers=coordinator
+    )
+    assert left.status_code == 200, left.text
+    second = register(
+        client,
+        fund_id,
+        coordinator,
+        household_body([person("Inès", "Garcia", "1985-02-11", email=email)]),
+    )
+    (back,) = second["persons"]
+    assert back["user_id"] == ines["user_id"]
+    me = client.get("/api/v1/me", headers=people.headers(uuid.UUID(ines["user_id"]))).json()
+    assert me["household_id"] == second["id"]
+
+
 def test_registration_is_for_the_funds_coordinator(client: TestClient, people: People) -> None:
     fund_id = new_fund(client, people)
     other_fund = new_fund(client, people)

@@ -527,6 +527,27 @@ def test_registration_errors_are_said_by_field(coordinator: TestClient, staffed:
         )
 
 
+def test_registering_with_another_accounts_email_is_refused_at_that_field(
+    coordinator: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    new = f"{staffed.base}/households/new"
+    before = count(engine, Household, col(Household.fund_id) == staffed.fund.id)
+    refused = send(
+        coordinator,
+        new,
+        action="register",
+        **registration(**{"p1-email": staffed.cashier_email.upper(), "chosen": "20"}),
+    )
+    assert refused.status_code == 409
+    said = "This email is already the login of another account"
+    assert alert_of(refused.text).startswith(said)
+    error = refused.text.split('id="f-p1-email-error"', 1)[1][:300]
+    assert said in error
+    assert 'id="f-p0-email-error"' not in refused.text
+    assert 'value="Aïcha"' in refused.text  # what was typed is kept
+    assert count(engine, Household, col(Household.fund_id) == staffed.fund.id) == before
+
+
 def test_a_household_status_changes_and_leaving_is_final(
     coordinator: TestClient, staffed: Staffed, engine: Engine
 ) -> None:
