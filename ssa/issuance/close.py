@@ -13,6 +13,7 @@ from ssa.funds.models import Rollover
 from ssa.funds.service import fund_today, get_fund, policy_for
 from ssa.households.models import Household
 from ssa.issuance.models import HouseholdIssuance, PeriodClose
+from ssa.issuance.service import lock_fund_runs
 from ssa.ledger.models import (
     AccountKind,
     LedgerAccount,
@@ -49,6 +50,9 @@ def close_period(
 ) -> CloseSummary:
     """Expire what the rollover policy does not carry over; a second close changes nothing."""
     get_fund(db_session=db_session, fund_id=fund_id)
+    # One run of a fund at a time, as for issuance (same lock): a close waits for an
+    # issuance in progress, and an issuance for a close, then finds the month closed.
+    lock_fund_runs(db_session, fund_id)
     this_month = (today or fund_today()).strftime("%Y-%m")
     if period >= this_month:
         # Households may still spend this month's credits until its last day.
@@ -103,22 +107,35 @@ def close_period(
             .subquery("later")
         )
         excess = col(LedgerAccount.balance_cents) - func.coalesce(later.c.cents, 0) - keep
+        # The accounts to expire are locked as they are read (PostgreSQL; SQLite's writers
+        # are serialised already), and FOR UPDATE reads the balance a payment committed
+        # meanwhile: no payment can move them between this statement and the balances'
+        # update below, so no payment is taken twice.
+        expiring = (
+            select(
+                col(LedgerAccount.fund_id).label("fund_id"),
+                col(LedgerAccount.id).label("account_id"),
+                excess.label("cents"),
+            )
+            .select_from(LedgerAccount)
+            .outerjoin(later, later.c.account_id == col(LedgerAccount.id))
+            .where(
+                col(LedgerAccount.fund_id) == fund_id,
+                col(LedgerAccount.kind) == AccountKind.household_credits.value,
+                excess > 0,
+            )
+            .with_for_update(of=LedgerAccount)
+            .subquery("expiring")
+        )
         connection.execute(
             insert(LedgerPosting).from_select(
                 ["fund_id", "transaction_id", "account_id", "side", "amount_cents"],
                 select(
-                    col(LedgerAccount.fund_id),
+                    expiring.c.fund_id,
                     literal(transaction_id, type_=Uuid()),
-                    col(LedgerAccount.id),
+                    expiring.c.account_id,
                     literal(Side.debit.value),
-                    excess,
-                )
-                .select_from(LedgerAccount)
-                .outerjoin(later, later.c.account_id == col(LedgerAccount.id))
-                .where(
-                    col(LedgerAccount.fund_id) == fund_id,
-                    col(LedgerAccount.kind) == AccountKind.household_credits.value,
-                    excess > 0,
+                    expiring.c.cents,
                 ),
             )
         )

@@ -279,6 +279,16 @@ def _insert_ignoring_duplicates(db_session: Session) -> Any:
     return module.insert(HouseholdIssuance.__table__)  # type: ignore[attr-defined]
 
 
+def lock_fund_runs(db_session: Session, fund_id: uuid.UUID) -> None:
+    """Take the fund's row for a run that reads the policy and the households' books and
+    writes by the whole fund (issuance, close): runs of a fund wait for one another, and a
+    policy change (FOR UPDATE) for them. FOR NO KEY UPDATE: payments and other rows
+    referring to the fund go on meanwhile."""
+    db_session.connection().execute(
+        select(col(Fund.id)).where(col(Fund.id) == fund_id).with_for_update(key_share=True)
+    ).one()
+
+
 def issue_period(
     *,
     db_session: Session,
@@ -291,14 +301,10 @@ def issue_period(
 ) -> IssuanceSummary:
     """Issue `period` to every eligible household not yet issued; list the others."""
     get_fund(db_session=db_session, fund_id=fund_id)
-    # One run of a fund at a time, from before it reads the policy and the households: a
-    # second run (another process, the same month) waits, then finds the first one's claims
-    # (not a stale list of candidates checked against a coverage that already counts them),
-    # and a policy change (FOR UPDATE) waits for the run or the run for it. FOR NO KEY
-    # UPDATE: payments and other rows referring to the fund go on meanwhile.
-    db_session.connection().execute(
-        select(col(Fund.id)).where(col(Fund.id) == fund_id).with_for_update(key_share=True)
-    ).one()
+    # From before it reads the policy and the households: a second run (another process,
+    # the same month) waits, then finds the first one's claims, not a stale list of
+    # candidates checked against a coverage that already counts them.
+    lock_fund_runs(db_session, fund_id)
     check_issuable(db_session, fund_id, period, today or fund_today())
     policy = policy_for(db_session=db_session, fund_id=fund_id, period=period)
     connection = db_session.connection()
