@@ -10,7 +10,8 @@ from sqlmodel import col, select
 from ssa.auth.deps import DbSession
 from ssa.auth.login import TooManyFailures, WrongCredentials, authenticate_password
 from ssa.auth.oidc import end_sessions, local_path, start_session
-from ssa.auth.passwords import MAX_PASSWORD_LENGTH
+from ssa.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from ssa.auth.service import InvitationInvalid, accept_invitation
 from ssa.funds.models import Fund
 from ssa.funds.service import list_funds
 from ssa.outlets.models import OutletCategory, OutletStatus
@@ -20,7 +21,7 @@ from ssa.web.access import OptionalViewer, PageNotFound, optional_viewer
 from ssa.web.csrf import csrf_protect, rotate
 from ssa.web.forms import N_
 from ssa.web.i18n import LANGUAGE_COOKIE, LANGUAGES, texts_for
-from ssa.web.render import render
+from ssa.web.render import flash, render
 
 router = APIRouter(
     include_in_schema=False,
@@ -105,6 +106,68 @@ def login_submit(
         viewer = optional_viewer(request, db_session)
         target = viewer.home_path() if viewer else "/"
     return RedirectResponse(target, status_code=303)
+
+
+def _invitation(request: Request, code: str, errors: dict[str, str], status: int = 200) -> Response:
+    context = {
+        "code": code,
+        "errors": errors,
+        "error": None,
+        "min_length": MIN_PASSWORD_LENGTH,
+        "max_length": MAX_PASSWORD_LENGTH,
+    }
+    if errors:
+        context["error"] = texts_for(request).gettext("Some fields need a look: see below.")
+    return render(request, "public/invitation.html", context, status=status)
+
+
+@router.get("/invitation", name="invitation")
+def invitation_page(request: Request, code: str = "") -> Response:
+    """Where a new member types the invitation code the fund gave them (`?code=` fills it)."""
+    return _invitation(request, code.strip()[:200], {})
+
+
+@router.post("/invitation", name="invitation_submit")
+def invitation_submit(
+    request: Request,
+    db_session: DbSession,
+    code: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    password_again: Annotated[str, Form()] = "",
+) -> Response:
+    """Accept an invitation (the API's `POST /auth/invitations/accept`): the password is
+    set, the code cannot be used again, and the member is logged in."""
+    t = texts_for(request)
+    code = code.strip()[:200]
+    errors: dict[str, str] = {}
+    if not code:
+        errors["code"] = t.gettext("Type the invitation code the fund gave you.")
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        errors["password"] = t.gettext(
+            "A password has %(min)d to %(max)d characters.",
+            min=MIN_PASSWORD_LENGTH,
+            max=MAX_PASSWORD_LENGTH,
+        )
+    elif password_again != password:
+        errors["password_again"] = t.gettext("The two passwords are not the same: type it again.")
+    if errors:
+        return _invitation(request, code, errors, status=422)
+    try:
+        user = accept_invitation(db_session=db_session, token=code, password=password)
+    except InvitationInvalid:
+        errors["code"] = t.gettext(
+            "This code is not valid: it may have been mistyped, used already or have expired."
+            " Ask the fund for a new one."
+        )
+        return _invitation(request, code, errors, status=400)
+    start_session(request, user)
+    rotate(request)
+    flash(
+        request,
+        t.gettext("Your password is set: from now on, log in with your email and this password."),
+    )
+    viewer = optional_viewer(request, db_session)
+    return RedirectResponse(viewer.home_path() if viewer else "/", status_code=303)
 
 
 @router.post("/logout", name="logout")

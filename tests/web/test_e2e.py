@@ -347,6 +347,7 @@ def test_every_page_in_every_language_is_accessible(browser: Any, site: Site) ->
         for name, path in (
             ("home", "/"),
             ("login", "/login"),
+            ("invitation", "/invitation"),
             ("funds", "/outlets"),
             ("outlets", "/funds/bordeaux/outlets"),
             ("not-found", "/funds/nowhere/outlets"),
