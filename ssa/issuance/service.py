@@ -17,6 +17,7 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
+    Integer,
     MetaData,
     Select,
     String,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Uuid,
     and_,
     case,
+    cast,
     extract,
     func,
     insert,
@@ -152,7 +154,8 @@ def eligibility(fund_id: uuid.UUID, period: str, policy: FundPolicy) -> Select[A
     amount: ColumnElement[int] = full
     if policy.first_period == FirstPeriod.prorata:
         days = periods.days_in(period)
-        days_left = days - extract("day", col(Household.joined_on)) + 1
+        # An integer: PostgreSQL's EXTRACT is numeric, and its division would be rounded.
+        days_left = days - cast(extract("day", col(Household.joined_on)), Integer) + 1
         amount = case(
             (col(Household.joined_period) == period, (full * days_left) // days), else_=full
         )
@@ -193,15 +196,24 @@ def eligibility(fund_id: uuid.UUID, period: str, policy: FundPolicy) -> Select[A
     # Dormant after `dormancy_periods` whole months without any spending before this
     # one: those after the last month with spending, or from the month of joining on
     # when nothing was ever spent (spent in January: February, March and April make
-    # three, so credits pause from May).
+    # three, so credits pause from May), while credits are left unspent on its account.
+    # A household with nothing left to spend (never issued: unpaid months; or its credits
+    # expired at a close) is not dormant: it could not have spent, and it could never
+    # come back if its credits paused for good.
     spent, joined = col(Household.last_spending_period), col(Household.joined_period)
+    holding = select(col(LedgerAccount.id)).where(
+        col(LedgerAccount.id) == col(Household.account_id), col(LedgerAccount.balance_cents) > 0
+    )
     dormant: ColumnElement[bool] = (
-        case(
-            (
-                or_(spent.is_(None), spent < joined),
-                joined <= periods.shift(period, -policy.dormancy_periods),
+        and_(
+            case(
+                (
+                    or_(spent.is_(None), spent < joined),
+                    joined <= periods.shift(period, -policy.dormancy_periods),
+                ),
+                else_=spent <= periods.shift(period, -policy.dormancy_periods - 1),
             ),
-            else_=spent <= periods.shift(period, -policy.dormancy_periods - 1),
+            holding.exists(),
         )
         if policy.dormancy_periods > 0
         else literal(False)

@@ -267,12 +267,16 @@ def test_suspended_left_and_dormant_households(engine: Engine) -> None:
     set_household(engine, suspended, status="suspended")
     set_household(engine, left, status="left")
     # Spent four months ago: three whole months without spending since. Three months
-    # ago: two (this month has only begun).
+    # ago: two (this month has only begun). Both hold last month's credits, unspent.
     set_household(engine, dormant, last_spending_period=periods.shift(THIS, -4))
     set_household(engine, spender, last_spending_period=periods.shift(THIS, -3))
+    assert issue(engine, fund, PREVIOUS).skipped == [
+        {"household_id": str(suspended.id), "reason": "suspended"}
+    ]
     summary = issue(engine, fund)
     assert reasons(summary) == {str(suspended.id): "suspended", str(dormant.id): "dormant"}
-    assert credits(engine, active) == credits(engine, spender) == 15_000
+    assert credits(engine, active) == credits(engine, spender) == 30_000
+    assert credits(engine, dormant) == 15_000
     never = make_fund(engine, dormancy_periods=0)
     add_household(engine, never, joined_on=date(2020, 1, 1))
     assert issue(engine, never).households_issued == 1
@@ -286,9 +290,33 @@ def test_households_that_never_spent_pause_three_months_after_joining(
     joined_two = periods.first_day(periods.shift(THIS, -2))
     idle = add_household(engine, fund, joined_on=joined_three)  # three whole months
     recent = add_household(engine, fund, joined_on=joined_two)  # two
+    assert issue(engine, fund, PREVIOUS).households_issued == 2
     summary = issue(engine, fund)
     assert reasons(summary) == {str(idle.id): "dormant"}
-    assert credits(engine, recent) == 15_000
+    assert credits(engine, recent) == 30_000
+
+
+def test_a_household_with_nothing_to_spend_is_never_dormant(engine: Engine) -> None:
+    """Credits pause while credits are left unspent: a household that never received any
+    (months unpaid), or whose credits expired at a close, could not have spent; paused,
+    it could never come back."""
+    fund = make_fund(engine, dormancy_periods=3, rollover="none")
+    # Joined four months ago, paid only last month and this one: never issued until now.
+    late_payer = add_household(engine, fund, joined_on=periods.first_day(periods.shift(THIS, -4)))
+    summary = issue(engine, fund)
+    assert reasons(summary) == {}
+    assert credits(engine, late_payer) == 15_000
+    # Unspent, they make it dormant next month; once they expired at the close, it is not.
+    assert reasons(issue(engine, fund, NEXT, dry_run=True)) == {str(late_payer.id): "dormant"}
+    with unit_of_work(engine) as session:
+        close_period(
+            db_session=session,
+            fund_id=fund.id,
+            period=THIS,
+            today=periods.first_day(NEXT),
+        )
+    assert credits(engine, late_payer) == 0
+    assert reasons(issue(engine, fund, NEXT, dry_run=True)) == {}
 
 
 def test_prorata_first_period_and_the_minimum(engine: Engine) -> None:
@@ -309,6 +337,19 @@ def test_prorata_first_period_and_the_minimum(engine: Engine) -> None:
     full = make_fund(engine, first_period="full")
     assert credits(engine, add_household(engine, full, joined_on=start.replace(day=days))) == 0
     issue(engine, full)
+
+
+def test_a_prorata_amount_is_rounded_down_to_the_cent_on_both_engines(engine: Engine) -> None:
+    """Integer cents, rounded down: PostgreSQL's EXTRACT is numeric, and a numeric division
+    rounded on the way into the column gave a cent more than on SQLite."""
+    base = 15_001
+    fund = make_fund(engine, first_period="prorata", allowance_base_cents=base)
+    days = periods.days_in(THIS)
+    # A joining day whose share has a fraction of at least half a cent (rounding up differs).
+    day = next(d for d in range(2, days) if 2 * (base * (days - d + 1) % days) >= days)
+    household = add_household(engine, fund, joined_on=periods.first_day(THIS).replace(day=day))
+    issue(engine, fund)
+    assert credits(engine, household) == base * (days - day + 1) // days
 
 
 def test_periods_that_cannot_be_issued(engine: Engine) -> None:
