@@ -1,8 +1,9 @@
 """Column types shared by the domains."""
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, AwareDatetime
 from sqlalchemy import DateTime, Dialect, TypeDecorator
 
 
@@ -32,3 +33,16 @@ class UTCDateTime(TypeDecorator[datetime]):
 # fund has, and its neighbours are not dates). ASCII digits only: `\d` would also match
 # other scripts' digits.
 PERIOD_PATTERN = r"^2[0-9]{3}-(0[1-9]|1[0-2])$"
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-05:00 is in year 10000 in UTC
+        raise ValueError("this instant is out of the range of dates") from None
+
+
+# An instant given by a client (a query's bound, say), with its zone, read in UTC: one that
+# has no UTC date (at the ends of the calendar) is a validation error, not a crash when it
+# is bound to a query.
+Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]

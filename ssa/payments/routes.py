@@ -5,7 +5,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import AwareDatetime
 
 from ssa.auth.deps import Authorize, CurrentPrincipal, DbSession, Forbidden, Principal, outlet_path
 from ssa.auth.roles import Role
@@ -23,7 +22,7 @@ from ssa.payments.schemas import (
     RefundOut,
 )
 from ssa.problems import Problem
-from ssa.types import PERIOD_PATTERN
+from ssa.types import PERIOD_PATTERN, Instant
 
 router = APIRouter(prefix="/api/v1", tags=["payments"])
 
@@ -180,8 +179,8 @@ def outlet_payments(
     outlet_id: uuid.UUID,
     db_session: DbSession,
     _principal: OutletStaff,
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: AwareDatetime | None = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> OutletPaymentPage:

@@ -614,6 +614,32 @@ def test_an_outlet_sees_its_payments_and_balance_never_who_paid(
     assert not set(answer) & {"household_id", "member_number", "name", "persons"}
 
 
+def test_an_outlets_payments_between_two_instants(
+    app: FastAPI, client: TestClient, engine: Engine
+) -> None:
+    """`from` and `to` bound the list; an instant with no UTC date (the calendar's ends, a
+    zone away) is a 422 with its `errors`, never a 500."""
+    till = open_till(app, client, engine)
+    assert pay(client, till, 700).status_code == 201
+    url = f"/api/v1/outlets/{till.outlet_id}/payments"
+    around = {"from": "2000-01-01T00:00:00+00:00", "to": "2999-12-31T00:00:00+01:00"}
+    assert [
+        i["amount_cents"]
+        for i in client.get(url, params=around, headers=till.headers).json()["items"]
+    ] == [700]
+    before = {"to": "2000-01-01T00:00:00Z"}
+    assert client.get(url, params=before, headers=till.headers).json()["items"] == []
+    for name, value in [
+        ("from", "9999-12-31T23:59:59-05:00"),
+        ("to", "9999-12-31T23:59:59-05:00"),
+        ("from", "0001-01-01T00:00:00+05:00"),
+        ("to", "yesterday"),
+    ]:
+        answer = client.get(url, params={name: value}, headers=till.headers)
+        refused(answer, 422, "validation_error")
+        assert answer.json()["errors"][0]["loc"] == ["query", name]
+
+
 def test_a_suspended_outlet_takes_no_more_payments(
     app: FastAPI, client: TestClient, engine: Engine, people: People
 ) -> None:
