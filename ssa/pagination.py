@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
-from ssa.problems import Problem
+from ssa.problems import InvalidInput
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page (default 50, max 500)")]
 Cursor = Annotated[
@@ -16,10 +16,9 @@ Cursor = Annotated[
 ]
 
 
-class BadCursor(Problem):
-    status = 422
-    code = "validation_error"
+class BadCursor(InvalidInput):
     title = "Invalid cursor"
+    loc = ("query", "cursor")
 
 
 def encode_cursor(*values: Any) -> str:
@@ -27,7 +26,7 @@ def encode_cursor(*values: Any) -> str:
 
 
 def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
-    if cursor is None:
+    if not cursor:  # `cursor=` (a client that writes the last page's null so): the first page
         return None
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor.encode()))

@@ -45,6 +45,25 @@ class Problem(Exception):
         }
 
 
+class InvalidInput(Problem):
+    """A request the schema let through that a rule refuses in one of its parts: 422
+    `validation_error` with an `errors` list, as the schema's own refusals have (`loc`
+    names the part: `("query", "cursor")`)."""
+
+    status = 422
+    code = "validation_error"
+    title = "Validation error"
+    loc: tuple[str, ...] = ()
+
+    def __init__(
+        self, detail: str | None = None, *, loc: tuple[str, ...] | None = None, **extra: Any
+    ) -> None:
+        super().__init__(detail, **extra)
+        if "errors" not in self.extra:
+            where = list(loc if loc is not None else self.loc)
+            self.extra["errors"] = [{"loc": where, "msg": self.detail, "type": "value_error"}]
+
+
 class NotFound(Problem):
     status = 404
     code = "not_found"

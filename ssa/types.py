@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 from sqlalchemy import DateTime, Dialect, TypeDecorator
 
 
@@ -46,3 +46,11 @@ def _in_utc(value: datetime) -> datetime:
 # has no UTC date (at the ends of the calendar) is a validation error, not a crash when it
 # is bound to a query.
 Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+
+
+def _blank_as_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+# A query filter left empty (`?status=&q=`, as a form sends it) is no filter.
+BlankIsNone = BeforeValidator(_blank_as_none)

@@ -42,6 +42,7 @@ from ssa.idempotency.http import idempotent
 from ssa.idempotency.openapi import key_parameter
 from ssa.outlets.models import Outlet
 from ssa.pagination import Cursor, Limit, decode_position, encode_position
+from ssa.types import BlankIsNone
 
 router = APIRouter(prefix="/api/v1", tags=["assembly"])
 
@@ -217,7 +218,7 @@ def list_proposals(
     fund_id: uuid.UUID,
     db_session: DbSession,
     principal: FundReader,
-    status: ProposalStatus | None = None,
+    status: Annotated[ProposalStatus | None, BlankIsNone] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> ProposalPage:

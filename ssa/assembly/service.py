@@ -28,7 +28,7 @@ from ssa.funds.service import FUND_TIMEZONE, current_period, get_fund, policy_fo
 from ssa.households.models import Household, HouseholdStatus, Person
 from ssa.outlets.models import OutletFund, OutletStatus
 from ssa.outlets.service import get_outlet, set_status
-from ssa.problems import Conflict, NotFound, Problem
+from ssa.problems import Conflict, InvalidInput, NotFound, Problem
 from ssa.timeutil import utcnow
 
 # Who closes a proposal whose window has passed (the timer, or the read that noticed).
@@ -72,10 +72,8 @@ class NoEligibleVoters(Conflict):
     title = "Nobody could vote on this proposal"
 
 
-class InvalidWindow(Problem):
-    status = 422
-    code = "validation_error"
-    title = "Validation error"
+class InvalidWindow(InvalidInput):
+    pass
 
 
 def fund_day(now: datetime) -> date:

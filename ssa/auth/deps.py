@@ -22,7 +22,7 @@ from ssa.auth.tokens import InvalidToken, TokenSigner
 from ssa.db import get_db_session
 from ssa.households.models import Household
 from ssa.outlets.models import OutletFund
-from ssa.problems import NotFound, Problem
+from ssa.problems import InvalidInput, NotFound, Problem
 
 DbSession = Annotated[Session, Depends(get_db_session, scope="function")]
 
@@ -45,10 +45,8 @@ class Forbidden(Problem):
         super().__init__(detail or "Your roles do not allow this.")
 
 
-class MalformedId(Problem):
-    status = 422
-    code = "validation_error"
-    title = "Validation error"
+class MalformedId(InvalidInput):
+    pass
 
 
 @dataclass(frozen=True)

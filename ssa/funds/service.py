@@ -26,6 +26,7 @@ from ssa.funds.schemas import PolicyFields, PolicyOut, PolicyOverrides
 from ssa.issuance import periods
 from ssa.issuance.models import HouseholdIssuance
 from ssa.ledger.service import open_fund_accounts
+from ssa.pagination import BadCursor
 from ssa.problems import Conflict, NotFound, Problem
 from ssa.timeutil import utcnow
 
@@ -61,12 +62,6 @@ class InvalidSepaCreditorId(Problem):
 
 
 class InvalidPolicy(Problem):
-    status = 422
-    code = "validation_error"
-    title = "Validation error"
-
-
-class InvalidCursor(Problem):
     status = 422
     code = "validation_error"
     title = "Validation error"
@@ -209,10 +204,7 @@ def decode_cursor(cursor: str) -> str:
     try:
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidCursor(
-            "This cursor was not given by this list.",
-            errors=[{"loc": ["query", "cursor"], "msg": "unknown cursor", "type": "value_error"}],
-        ) from exc
+        raise BadCursor("This cursor was not given by this list.") from exc
 
 
 def list_funds(

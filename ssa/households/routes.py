@@ -24,7 +24,7 @@ from ssa.households.schemas import (
 )
 from ssa.idempotency.http import idempotent, idempotent_no_content
 from ssa.pagination import Cursor, Limit, decode_cursor, encode_cursor
-from ssa.types import PERIOD_PATTERN
+from ssa.types import PERIOD_PATTERN, BlankIsNone
 
 router = APIRouter(prefix="/api/v1", tags=["households"])
 
@@ -125,7 +125,7 @@ def list_households(
     fund_id: uuid.UUID,
     db_session: DbSession,
     _principal: Coordinator,
-    status: HouseholdStatus | None = None,
+    status: Annotated[HouseholdStatus | None, BlankIsNone] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     limit: Limit = 50,
     cursor: Cursor = None,

@@ -24,7 +24,7 @@ from ssa.issuance import periods as months
 from ssa.issuance.models import HouseholdIssuance
 from ssa.ledger.models import AccountKind
 from ssa.ledger.service import open_account
-from ssa.problems import Conflict, NotFound, Problem
+from ssa.problems import Conflict, InvalidInput, NotFound, Problem
 from ssa.settings import Settings
 from ssa.timeutil import utcnow
 
@@ -44,10 +44,9 @@ class HouseholdLeft(Conflict):
     title = "This household has left the fund"
 
 
-class PersonNotInHousehold(Problem):
-    status = 422
-    code = "validation_error"
+class PersonNotInHousehold(InvalidInput):
     title = "A person given by id is not of this household"
+    loc = ("body", "persons")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from ssa.idempotency.models import IdempotencyKey
-from ssa.problems import Conflict, Problem
+from ssa.problems import Conflict, InvalidInput, Problem
 from ssa.timeutil import utcnow
 
 MAX_KEY_LENGTH = 255
@@ -37,10 +37,9 @@ class IdempotencyKeyRequired(Problem):
     title = "Idempotency-Key header required"
 
 
-class IdempotencyKeyInvalid(Problem):
-    status = 422
-    code = "validation_error"
+class IdempotencyKeyInvalid(InvalidInput):
     title = "Invalid Idempotency-Key"
+    loc = ("header", "idempotency-key")
 
 
 def purge(*, db_session: Session, older_than: datetime) -> int:

@@ -47,6 +47,7 @@ from ssa.pagination import (
     encode_cursor,
     encode_position,
 )
+from ssa.types import BlankIsNone
 
 router = APIRouter(prefix="/api/v1", tags=["outlets"])
 
@@ -140,7 +141,7 @@ def fund_outlets(
     request: Request,
     db_session: DbSession,
     principal: Annotated[Principal | None, Depends(get_optional_principal)],
-    status: OutletStatus | None = None,
+    status: Annotated[OutletStatus | None, BlankIsNone] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> FundOutletPage:

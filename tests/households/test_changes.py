@@ -157,6 +157,7 @@ def test_patch_refuses_unknown_persons_and_other_callers(
     refused = client.patch(url, json={"persons": [stranger]}, headers=coordinator)
     assert refused.status_code == 422
     assert refused.json()["code"] == "validation_error"
+    assert refused.json()["errors"][0]["loc"] == ["body", "persons"]
     assert client.patch(url, json={"persons": []}, headers=coordinator).status_code == 422
     assert client.patch(url, json={"status": "gone"}, headers=coordinator).status_code == 422
     other_fund = new_fund(client, people)

@@ -125,8 +125,11 @@ def test_concurrent_retries_do_the_work_once(database_url: str, engine: Engine, 
     ],
 )
 def test_keys_are_validated(key: str | None, required: bool, error: type[Exception]) -> None:
-    with pytest.raises(error):
+    with pytest.raises(error) as refused:
         validate_key(key, required=required)
+    if isinstance(refused.value, IdempotencyKeyInvalid):  # a 422 names the header in `errors`
+        (where,) = refused.value.body()["errors"]
+        assert where["loc"] == ["header", "idempotency-key"]
 
 
 def test_a_good_key_or_an_optional_missing_one_passes() -> None:
