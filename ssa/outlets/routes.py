@@ -21,6 +21,7 @@ from ssa.auth.deps import (
 )
 from ssa.auth.roles import Role
 from ssa.auth.service import grant_role
+from ssa.funds.service import get_fund
 from ssa.idempotency.http import idempotent, idempotent_no_content
 from ssa.outlets import service
 from ssa.outlets.models import Outlet, OutletFund, OutletStatus
@@ -155,6 +156,7 @@ def fund_outlets(
         raise Unauthenticated()
     if not public and not staff:
         raise Forbidden("Only the fund's staff see outlets other than the accredited ones.")
+    get_fund(db_session=db_session, fund_id=fund_id)  # an unknown fund is a 404, not no outlets
     after = decode_name_position(cursor)
     rows = service.fund_outlets(
         db_session=db_session,
@@ -175,6 +177,7 @@ def fund_outlets(
 @router.get("/funds/{fund_id}/outlets.geojson")
 def fund_outlets_geojson(fund_id: uuid.UUID, db_session: DbSession) -> JSONResponse:
     """The accredited outlets as GeoJSON, for maps (public)."""
+    get_fund(db_session=db_session, fund_id=fund_id)
     rows = service.fund_outlets(
         db_session=db_session,
         fund_id=fund_id,

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ssa.outlets.models import OutletCategory, OutletStatus
 
@@ -52,8 +52,22 @@ class ApplicationIn(Strict):
     criteria: dict[str, CriterionScore]
 
 
+# What an assembly's decision may set: an outlet becomes an applicant by applying.
+DECISIONS = (OutletStatus.accredited, OutletStatus.suspended, OutletStatus.revoked)
+
+
+def _a_decision(status: OutletStatus) -> OutletStatus:
+    if status not in DECISIONS:
+        raise ValueError("a decision accredits, suspends or revokes (outlets apply to join)")
+    return status
+
+
 class StatusIn(Strict):
-    status: OutletStatus
+    status: Annotated[
+        OutletStatus,
+        AfterValidator(_a_decision),
+        Field(description="`accredited`, `suspended` or `revoked` (a decision of the assembly)"),
+    ]
     decision_reference: Annotated[str, Field(min_length=1, max_length=200)]
 
 

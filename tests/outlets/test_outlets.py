@@ -193,6 +193,12 @@ def test_a_status_decision_needs_its_reference_and_is_kept(
         url, json={"status": "beloved", "decision_reference": "AG"}, headers=coordinator
     )
     problem(bogus, 422, "validation_error")
+    # An applicant is what an outlet becomes by applying, not what a meeting decides.
+    demoted = client.put(
+        url, json={"status": "applicant", "decision_reference": "AG"}, headers=coordinator
+    )
+    problem(demoted, 422, "validation_error")
+    assert demoted.json()["errors"][0]["loc"] == ["body", "status"]
     problem(
         decide(client, people.as_(("treasurer", fund.id)), fund, outlet["id"], "accredited"),
         403,
@@ -302,6 +308,10 @@ def test_the_accredited_list_is_public_and_says_little(
     }
     # An outlet's full record (SIRET, IBAN) is not public either.
     assert client.get(f"/api/v1/outlets/{shown['id']}").status_code == 401
+    # No such fund: a 404, not an empty list (nor an empty map).
+    nowhere = uuid.uuid4()
+    for path in ("outlets?status=accredited", "outlets.geojson"):
+        problem(client.get(f"/api/v1/funds/{nowhere}/{path}"), 404, "not_found")
 
 
 def test_the_geojson_map_of_accredited_outlets(
