@@ -9,7 +9,7 @@ from typing import Any
 import click
 import uvicorn
 from pydantic import EmailStr, TypeAdapter, ValidationError
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlmodel import Session, select
 
 from ssa import migrations
@@ -20,7 +20,7 @@ from ssa.funds.schemas import FundCreate
 from ssa.funds.service import create_fund
 from ssa.ledger.check import check_ledger
 from ssa.problems import Problem
-from ssa.settings import get_settings
+from ssa.settings import Settings, get_settings
 from ssa.types import PERIOD_PATTERN
 
 _EMAIL = TypeAdapter(EmailStr)
@@ -46,6 +46,18 @@ class _Commands(click.Group):
                 else " Check SSA_DATABASE_URL and that the database server runs."
             )
             click.echo(f"database error: {reason}.{hint}", err=True)
+            sys.exit(1)
+        except ArgumentError as exc:  # SSA_DATABASE_URL is not a URL, or of no known database
+            click.echo(f"configuration error: SSA_DATABASE_URL: {exc}.", err=True)
+            sys.exit(1)
+        except ValidationError as exc:  # an SSA_* setting of the wrong kind
+            if exc.title != Settings.__name__:
+                raise
+            problems = "; ".join(
+                f"SSA_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+                for error in exc.errors()
+            )
+            click.echo(f"configuration error: {problems}.", err=True)
             sys.exit(1)
 
 

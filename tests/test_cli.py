@@ -143,3 +143,20 @@ def test_admin_unlock_lifts_a_login_lock(runner: CliRunner, database_url: str) -
         assert "not locked" in again.output
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("SSA_DATABASE_URL", "bogus://x", "SSA_DATABASE_URL: Can't load plugin"),
+        ("SSA_DATABASE_URL", "not a url", "SSA_DATABASE_URL: Could not parse"),
+        ("SSA_DATABASE_POOL_SIZE", "many", "SSA_DATABASE_POOL_SIZE: Input should be"),
+    ],
+)
+def test_a_setting_that_cannot_be_used_is_said_so(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, name: str, value: str, said: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    output = refused(runner.invoke(main, ["ledger", "check"]), 1)
+    assert output.startswith(f"configuration error: {said}"), output
