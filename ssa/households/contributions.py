@@ -72,8 +72,12 @@ class ContributionImplausible(Problem):
     title = "Validation error"
 
 
+# The first day a fund's books can hold: periods are of the years 2000 to 2999.
+EARLIEST = date(2000, 1, 1)
+
+
 def _check_received(received_on: date) -> None:
-    """Euros are received today or before."""
+    """Euros are received today or before (and in a year a period can name)."""
     if received_on > fund_today():
         raise ContributionImplausible(
             f"The euros cannot have been received on {received_on}: that day is to come.",
@@ -81,17 +85,27 @@ def _check_received(received_on: date) -> None:
                 {"loc": ["body", "received_on"], "msg": "a day to come", "type": "date_future"}
             ],
         )
+    if received_on < EARLIEST:
+        raise ContributionImplausible(
+            f"The euros cannot have been received on {received_on}: before {EARLIEST}.",
+            errors=[{"loc": ["body", "received_on"], "msg": "too long ago", "type": "date_past"}],
+        )
+
+
+def _check_ahead(period: str, what: str) -> None:
+    """A contribution or a waiver is for a month at most a year ahead."""
+    latest = months.shift(current_period(), MONTHS_AHEAD)
+    if period > latest:
+        raise ContributionImplausible(
+            f"A {what} is for a month up to {latest} (a year ahead), not {period}.",
+            errors=[{"loc": ["body", "period"], "msg": "too far ahead", "type": "period_ahead"}],
+        )
 
 
 def _check_plausible(period: str, received_on: date) -> None:
     """Euros are received today or before, for a month at most a year ahead."""
     _check_received(received_on)
-    latest = months.shift(current_period(), MONTHS_AHEAD)
-    if period > latest:
-        raise ContributionImplausible(
-            f"A contribution is for a month up to {latest} (a year ahead), not {period}.",
-            errors=[{"loc": ["body", "period"], "msg": "too far ahead", "type": "period_ahead"}],
-        )
+    _check_ahead(period, "contribution")
 
 
 def household_in_fund(
@@ -280,6 +294,7 @@ def waive(
     actor: str,
     request_id: str | None = None,
 ) -> ContributionWaiver:
+    _check_ahead(period, "waiver")
     household = household_in_fund(db_session, fund_id, household_id)
     existing = db_session.exec(
         select(ContributionWaiver).where(

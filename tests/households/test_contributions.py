@@ -427,11 +427,12 @@ def test_a_contribution_received_on_a_day_to_come_or_for_a_far_month_is_refused(
     url = f"/api/v1/funds/{fund_id}/contributions"
     tomorrow = str(fund_today() + timedelta(days=1))
     year_ahead = periods.shift(current_period(), 12)
-    refusals = {
-        "received_on": {**contribution(household["id"]), "received_on": tomorrow},
-        "period": contribution(household["id"], period=periods.shift(year_ahead, 1)),
-    }
-    for field, body in refusals.items():
+    refusals = [
+        ("received_on", {**contribution(household["id"]), "received_on": tomorrow}),
+        ("received_on", {**contribution(household["id"]), "received_on": "1999-12-31"}),
+        ("period", contribution(household["id"], period=periods.shift(year_ahead, 1))),
+    ]
+    for field, body in refusals:
         refused = client.post(url, json=body, headers=keyed(treasurer))
         assert refused.status_code == 422, refused.text
         assert refused.json()["code"] == "validation_error"
@@ -439,6 +440,16 @@ def test_a_contribution_received_on_a_day_to_come_or_for_a_far_month_is_refused(
     assert contributions_of(engine, household["id"]) == 0
     today = {**contribution(household["id"], period=year_ahead), "received_on": str(fund_today())}
     assert client.post(url, json=today, headers=keyed(treasurer)).status_code == 201
+    # A waiver, likewise, is for a month at most a year ahead.
+    waivers = f"/api/v1/funds/{fund_id}/contribution-waivers"
+    far = {"household_id": household["id"], "reason": "illness"}
+    refused = client.post(
+        waivers, json={**far, "period": periods.shift(year_ahead, 1)}, headers=coordinator
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["loc"] == ["body", "period"]
+    within = client.post(waivers, json={**far, "period": year_ahead}, headers=coordinator)
+    assert within.status_code == 201, within.text
 
 
 def test_a_grant_received_on_a_day_to_come_is_refused(client: TestClient, people: People) -> None:
@@ -453,9 +464,10 @@ def test_a_grant_received_on_a_day_to_come_is_refused(client: TestClient, people
     url = f"/api/v1/funds/{fund_id}/grants"
     body = {"funder": "Région", "amount_cents": 100_000, "reference": None}
     tomorrow = str(fund_today() + timedelta(days=1))
-    refused = client.post(url, json={**body, "received_on": tomorrow}, headers=keyed(treasurer))
-    assert refused.status_code == 422, refused.text
-    assert refused.json()["errors"][0]["loc"] == ["body", "received_on"]
+    for day in (tomorrow, "0001-01-01", "1999-12-31"):  # no month a report can name
+        refused = client.post(url, json={**body, "received_on": day}, headers=keyed(treasurer))
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["loc"] == ["body", "received_on"]
     later = report(client, fund_id, treasurer, tomorrow[:7])
     assert later["grants_cents"] == 0
     today = {**body, "received_on": str(fund_today())}
