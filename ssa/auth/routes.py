@@ -6,11 +6,12 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
 from ssa.auth import service
 from ssa.auth.deps import Authorize, CurrentPrincipal, DbSession, Principal, any_fund, fund_path
-from ssa.auth.models import User
+from ssa.auth.models import OAuthClient, User
 from ssa.auth.roles import Role
 from ssa.auth.schemas import (
     InvitationAcceptedOut,
@@ -122,7 +123,11 @@ def accept_invitation(
 def me(principal: CurrentPrincipal, db_session: DbSession) -> MeOut | TerminalMeOut:
     """Who the token belongs to, and its roles."""
     if principal.user_id is None:
+        terminal = db_session.exec(
+            select(OAuthClient).where(col(OAuthClient.client_id) == principal.client_id)
+        ).first()
         return TerminalMeOut(
+            display_name=terminal.label if terminal is not None else "",
             client_id=principal.client_id or "",
             outlet_id=principal.terminal_outlet_id,
             roles=[RoleOut(role=Role.terminal, outlet_id=principal.terminal_outlet_id)],

@@ -23,6 +23,12 @@ class MeOut(BaseModel):
 
 
 class TerminalMeOut(BaseModel):
+    """A till terminal's token: the contract's members too, `user_id` and `email` null (a
+    terminal is no person) and `display_name` its label."""
+
+    user_id: None = None
+    email: None = None
+    display_name: str
     client_id: str
     outlet_id: uuid.UUID | None
     roles: list[RoleOut]

@@ -492,6 +492,11 @@ def test_a_terminal_secret_is_shown_once_stored_hashed_and_revocable(
     assert (
         client.get(f"/api/v1/outlets/{outlet['id']}/payments", headers=headers).status_code == 200
     )
+    # Who the token is: the contract's members (no person behind it), its label, its outlet.
+    me = client.get("/api/v1/me", headers=headers).json()
+    assert {"user_id", "email", "display_name", "roles"} <= set(me)
+    assert (me["user_id"], me["email"], me["display_name"]) == (None, None, "Till B")
+    assert [(r["role"], r["outlet_id"]) for r in me["roles"]] == [("terminal", outlet["id"])]
     revoke = f"{url}/{terminal['client_id']}/revoke"
     problem(client.post(revoke, headers=people.as_()), 403, "forbidden")
     assert client.post(revoke, headers=manager).status_code == 204
