@@ -102,20 +102,23 @@ def dashboard(
         series=[charts.Series(t.gettext("Runway"), runway_values)],
         value_text=lambda v: str(format_decimal(v, format="0.#", locale=t.language)),
     )
-    issued_name, spent_name = t.gettext("Credits issued"), t.gettext("Credits spent")
+    # Spent is net of refunds everywhere on the page, as spending by category is: one month
+    # showed two different "spent" figures (payments alone here, less refunds below).
+    issued_name = t.gettext("Credits issued")
+    spent_name = t.gettext("Credits spent, net of refunds")
     flows_chart = charts.bar_chart(
         chart_id="chart-flows",
         title=t.gettext("Credits issued and spent, %(first)s to %(last)s", first=first, last=last),
         description=t.gettext(
             "For each month, the credits issued to households and the credits they spent at"
-            " outlets. This month: %(issued)s issued, %(spent)s spent.",
+            " outlets, net of refunds. This month: %(issued)s issued, %(spent)s spent.",
             issued=t.money(series[-1].issued_cents),
-            spent=t.money(series[-1].spent_cents),
+            spent=t.money(series[-1].spent_cents - series[-1].refunded_cents),
         ),
         labels=labels,
         series=[
             charts.Series(issued_name, [p.issued_cents for p in series]),
-            charts.Series(spent_name, [p.spent_cents for p in series]),
+            charts.Series(spent_name, [p.spent_cents - p.refunded_cents for p in series]),
         ],
         value_text=lambda v: axis_money(t, v),
     )
@@ -154,7 +157,9 @@ def dashboard(
         {
             "period": point.period,
             "issued_cents": point.issued_cents,
-            "spent_cents": point.spent_cents,
+            "paid_cents": point.spent_cents,
+            "refunded_cents": point.refunded_cents,
+            "spent_cents": point.spent_cents - point.refunded_cents,
             "coverage": ratio(t, point.coverage_ratio),
             "runway": months(t, point.runway_periods),
         }

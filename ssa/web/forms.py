@@ -7,8 +7,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import TypeVar
 
+from babel.numbers import get_decimal_symbol, get_group_symbol
 from sqlmodel import Session
 
 from ssa.problems import Problem
@@ -17,10 +19,25 @@ from ssa.web.i18n import Texts
 T = TypeVar("T")
 
 MAX_AMOUNT_CENTS = 1_000_000  # as the API: at most 10 000 EUR in one payment
+_SPACES = " \u00a0\u202f"
 # Euros as typed: a space (or a no-break one) only between groups of three digits
 # ('1 200,50'), so that '12 50' is refused rather than read as 1,250 EUR; then a comma or
 # a point and one or two digits of cents.
 _EUROS = re.compile(r"^([0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+|[0-9]{1,12})(?:[.,]([0-9]{1,2}))?$")
+
+
+@cache
+def _grouped_euros(language: str) -> re.Pattern[str] | None:
+    """Euros grouped as `language` writes them when its grouping sign is a point or a
+    comma ('25,000.00' in English, '25.000,00' in Dutch): groups of three, then only the
+    language's decimal sign. None when the language groups with a space (French)."""
+    group, decimal = get_group_symbol(language), get_decimal_symbol(language)
+    if group in _SPACES or group == decimal:
+        return None
+    return re.compile(
+        rf"^([0-9]{{1,3}}(?:{re.escape(group)}[0-9]{{3}}){{1,4}})"
+        rf"(?:{re.escape(decimal)}([0-9]{{1,2}}))?$"
+    )
 
 
 def N_(message: str) -> str:
@@ -47,10 +64,29 @@ def too_long(t: Texts, value: str, limit: int) -> str | None:
     return None
 
 
-def parse_euros(text: str, *, allow_zero: bool = True, maximum_cents: int) -> int | None:
+def parse_euros(
+    text: str, *, allow_zero: bool = True, maximum_cents: int, language: str | None = None
+) -> int | None:
     """Euros as typed ('1200', '1 200,50', '€ 12.5', '12,50 €') in cents, or None if not an
-    amount from 0 (or 0.01) to `maximum_cents`."""
-    match = _EUROS.match(text.replace("€", "").strip(" \t\u00a0\u202f"))
+    amount from 0 (or 0.01) to `maximum_cents`.
+
+    The rule, so that no amount is read two ways:
+    - the cents come after a point or a comma, one or two digits: '12,50' and '12.50' are
+      both EUR 12.50 in every language (never 1,250: a grouping sign is followed by three
+      digits), and '12,505' is refused;
+    - thousands may be grouped by a space (or a no-break one), in threes: '1 450,50';
+      '12 50' is refused;
+    - with the page's `language`, thousands may also be grouped by that language's sign, as
+      the pages display amounts: '25,000.00' in English, '25.000,00' in Dutch (and '1,450'
+      is EUR 1,450 in English, '1.450' in Dutch). Then the groups are threes and the cents
+      come after the language's own decimal sign only: '25.000,00' in English, '1,234,56'
+      in English or '1.234.56' in Dutch are refused, as is any mix of the two signs the
+      language does not write ('25.000,00' on a French page).
+    """
+    typed = text.replace("€", "").strip(" \t" + _SPACES)
+    match = _EUROS.match(typed)
+    if match is None and language is not None and (grouped := _grouped_euros(language)):
+        match = grouped.match(typed)
     if match is None:
         return None
     whole = re.sub(r"\D", "", match.group(1))
@@ -60,9 +96,16 @@ def parse_euros(text: str, *, allow_zero: bool = True, maximum_cents: int) -> in
     return cents
 
 
-def parse_amount(text: str) -> int | None:
+def euros_input(t: Texts, cents: int) -> str:
+    """Cents as a form shows them for editing, in the page's language and read back by
+    `parse_euros`: '1200', '1450.50' in English, '1450,50' in French and Dutch."""
+    whole, rest = divmod(cents, 100)
+    return f"{whole}" if rest == 0 else f"{whole}{get_decimal_symbol(t.language)}{rest:02d}"
+
+
+def parse_amount(text: str, language: str | None = None) -> int | None:
     """An amount to pay or refund at the till: from 0.01 to 10,000 EUR."""
-    return parse_euros(text, allow_zero=False, maximum_cents=MAX_AMOUNT_CENTS)
+    return parse_euros(text, allow_zero=False, maximum_cents=MAX_AMOUNT_CENTS, language=language)
 
 
 @dataclass(frozen=True)
@@ -107,8 +150,8 @@ def problem_message(t: Texts, problem: Problem) -> str:
         until = extra.get("locked_until")
         if isinstance(until, str):
             return t.gettext(
-                "Too many wrong PINs: the card is locked until %(time)s. The fund can unlock"
-                " it sooner.",
+                "Too many wrong PINs: the card is locked until %(time)s. The coordinator of"
+                " the member's fund can unlock it sooner.",
                 time=t.time(datetime.fromisoformat(until)),
             )
     if code == "insufficient_credits":

@@ -503,7 +503,7 @@ def payout_create(
     t = texts_for(request)
     desk = open_desk(db_session, viewer, slug, Role.treasurer)
     minimum = minimum.strip()
-    cents = parse_euros(minimum or "0", maximum_cents=1_000_000_00)
+    cents = parse_euros(minimum or "0", maximum_cents=1_000_000_00, language=t.language)
     if cents is None or not valid_form_key(form_key):
         return _payouts_page(
             request,
@@ -585,7 +585,6 @@ def payout_page(
             payout=_payout_row(t, found),
             lines=found.lines,
             sepa_ready=bool(desk.fund.iban) and found.payout.status != PayoutStatus.cancelled,
-            form_key=new_form_key(),
             cancel_key=new_form_key(),
         ),
     )
@@ -662,6 +661,31 @@ def _close_payout(
     else:
         flash(request, t.gettext("Batch cancelled: the amounts are owed to the outlets again."))
     return RedirectResponse(target, status_code=303)
+
+
+@router.get("/{slug}/payouts/{payout_id}/confirm", name="staff_payout_confirm_ask")
+def payout_confirm_ask(
+    slug: str,
+    payout_id: uuid.UUID,
+    request: Request,
+    db_session: DbSession,
+    viewer: CurrentViewer,
+) -> Response:
+    """Asked once more before the euros leave the bank account, which cannot be undone (as
+    closing a vote is): the batch's total, and the form that confirms it (treasurer)."""
+    t = texts_for(request)
+    desk = open_desk(db_session, viewer, slug, Role.treasurer)
+    found = _payout(db_session, desk, payout_id)
+    if found.payout.status != PayoutStatus.created:
+        return RedirectResponse(
+            request.app.url_path_for("staff_payout", slug=slug, payout_id=str(found.payout.id)),
+            status_code=303,
+        )
+    return render(
+        request,
+        "staff/payout_confirm.html",
+        page_context(desk, "payouts", payout=_payout_row(t, found), form_key=new_form_key()),
+    )
 
 
 @router.post("/{slug}/payouts/{payout_id}/confirm", name="staff_payout_confirm")
@@ -771,7 +795,9 @@ def grant_record(
     for name in ("funder", "reference"):  # as the API's GrantIn
         if (long := too_long(t, values[name], 200)) is not None:
             errors[name] = long
-    cents = parse_euros(values["amount"], allow_zero=False, maximum_cents=100_000_000_00)
+    cents = parse_euros(
+        values["amount"], allow_zero=False, maximum_cents=100_000_000_00, language=t.language
+    )
     if cents is None:
         errors["amount"] = t.gettext("Type the amount received in euros, for example 15 or 12.50.")
     try:

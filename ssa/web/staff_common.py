@@ -169,15 +169,6 @@ def chosen_period(text: str, choices: list[str], *, offered_only: bool = False) 
     return current_period()
 
 
-# --- Amounts typed by staff ---------------------------------------------------------
-
-
-def euros_input(cents: int) -> str:
-    """Cents as a form shows them for editing: '1200', '12.50'."""
-    whole, rest = divmod(cents, 100)
-    return f"{whole}" if rest == 0 else f"{whole}.{rest:02d}"
-
-
 # --- Work that moves money, once per form --------------------------------------------
 
 

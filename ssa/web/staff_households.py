@@ -48,6 +48,7 @@ from ssa.web.access import CurrentViewer, MonthRefused, PageNotFound
 from ssa.web.forms import (
     Refused,
     attempt,
+    euros_input,
     new_form_key,
     parse_euros,
     problem_message,
@@ -64,7 +65,6 @@ from ssa.web.staff_common import (
     Desk,
     PostedForm,
     chosen_period,
-    euros_input,
     label,
     once,
     open_desk,
@@ -367,7 +367,9 @@ def _read_address_and_money(
             errors[name] = t.gettext("Too long.")
     cents: dict[str, int] = {}
     for name in ("income", "housing", "other_fixed", "food_budget", "chosen"):
-        amount = parse_euros(values[name] or "", maximum_cents=MAX_RESOURCE_CENTS)
+        amount = parse_euros(
+            values[name] or "", maximum_cents=MAX_RESOURCE_CENTS, language=t.language
+        )
         if amount is None:
             errors[name] = t.gettext("Type an amount in euros, for example 850 or 12.50.")
         else:
@@ -442,7 +444,7 @@ def household_register(
     if declared is None:
         amounts = {}
         for name in ("income", "housing", "other_fixed", "food_budget"):
-            found = parse_euros(values[name], maximum_cents=MAX_RESOURCE_CENTS)
+            found = parse_euros(values[name], maximum_cents=MAX_RESOURCE_CENTS, language=t.language)
             if found is not None:
                 amounts[name] = found
         declared = _declared(amounts)
@@ -451,7 +453,7 @@ def household_register(
     )
     if action == "assess":
         if assessment is not None and not values["chosen"]:
-            values["chosen"] = euros_input(assessment["recommended_cents"])
+            values["chosen"] = euros_input(t, assessment["recommended_cents"])
         shown = {k: v for k, v in errors.items() if k != "chosen"}
         return _registration(
             request,
@@ -647,15 +649,16 @@ def _edit_form(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
+    t = texts_for(request)
     values = values or {
         "line1": household.address_line1,
         "postcode": household.postcode,
         "city": household.city,
-        "income": euros_input(household.monthly_income_cents),
-        "housing": euros_input(household.housing_costs_cents),
-        "other_fixed": euros_input(household.other_fixed_costs_cents),
-        "food_budget": euros_input(household.food_budget_cents),
-        "chosen": euros_input(household.chosen_contribution_cents),
+        "income": euros_input(t, household.monthly_income_cents),
+        "housing": euros_input(t, household.housing_costs_cents),
+        "other_fixed": euros_input(t, household.other_fixed_costs_cents),
+        "food_budget": euros_input(t, household.food_budget_cents),
+        "chosen": euros_input(t, household.chosen_contribution_cents),
     }
     return render(
         request,
@@ -966,8 +969,11 @@ def household_status(
     db_session: DbSession,
     viewer: CurrentViewer,
     status: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
 ) -> Response:
-    """Suspend, reactivate or mark as left (the API's PATCH with a status, coordinator)."""
+    """Suspend, reactivate or mark as left (the API's PATCH with a status, coordinator).
+    Leaving is final, so it is asked once more on a page of its own (as closing a vote
+    is), answered with a second form: no script needed, and nothing done by one slip."""
     t = texts_for(request)
     desk = open_desk(db_session, viewer, slug, Role.coordinator)
     household = _household(db_session, desk, household_id)
@@ -979,6 +985,16 @@ def household_status(
             household,
             status_error=t.gettext("Choose a status."),
             status=422,
+        )
+    if (
+        status == HouseholdStatus.left
+        and household.status != HouseholdStatus.left
+        and confirmed != "yes"
+    ):
+        return render(
+            request,
+            "staff/household_leave.html",
+            page_context(desk, "households", household=household),
         )
     done = attempt(
         db_session,
@@ -1202,7 +1218,7 @@ def _record_form(
             owed_label=label(t, CONTRIBUTION_STATUSES, owed.status),
             values=values
             or {
-                "amount": euros_input(left) if left else "",
+                "amount": euros_input(t, left) if left else "",
                 "method": ContributionMethod.transfer.value,
                 "received_on": fund_today().isoformat(),
             },
@@ -1291,7 +1307,12 @@ def contribution_record(
     form_key = form_key if valid_form_key(form_key) else new_form_key()
     values = {"amount": amount.strip(), "method": method, "received_on": received_on.strip()}
     errors: dict[str, str] = {}
-    cents = parse_euros(values["amount"], allow_zero=False, maximum_cents=MAX_CONTRIBUTION_CENTS)
+    cents = parse_euros(
+        values["amount"],
+        allow_zero=False,
+        maximum_cents=MAX_CONTRIBUTION_CENTS,
+        language=t.language,
+    )
     if cents is None:
         errors["amount"] = t.gettext("Type the amount received in euros, for example 15 or 12.50.")
     if method not in ContributionMethod.__members__:
@@ -1401,7 +1422,12 @@ def contribution_correct(
     form_key = form_key if valid_form_key(form_key) else new_form_key()
     why = " ".join(reason.split())
     right_cents = (
-        parse_euros(right_amount.strip(), allow_zero=False, maximum_cents=MAX_CONTRIBUTION_CENTS)
+        parse_euros(
+            right_amount.strip(),
+            allow_zero=False,
+            maximum_cents=MAX_CONTRIBUTION_CENTS,
+            language=t.language,
+        )
         if right_amount.strip()
         else None
     )

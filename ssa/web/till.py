@@ -27,6 +27,7 @@ from ssa.web.csrf import csrf_protect
 from ssa.web.forms import (
     Refused,
     attempt,
+    euros_input,
     new_form_key,
     parse_amount,
     problem_message,
@@ -125,7 +126,7 @@ def till_pay(
     outlet = _outlet(db_session, viewer, outlet_id)
     member_number = member_number.strip()[:40]
     amount = amount.strip()
-    cents = parse_amount(amount)
+    cents = parse_amount(amount, t.language)
     field_errors = {}
     if not member_number:
         field_errors["member_number"] = t.gettext("Type the member number from the card.")
@@ -235,7 +236,7 @@ def till_request(
     """Ask for a payment from the member's phone: a code and a QR code to show."""
     t = texts_for(request)
     outlet = _outlet(db_session, viewer, outlet_id)
-    cents = parse_amount(amount)
+    cents = parse_amount(amount, t.language)
     if cents is None:
         return _till_form(
             request,
@@ -379,9 +380,7 @@ def _refund_form(
             "outlet": outlet,
             "payment": payment,
             "refundable_cents": refundable,
-            "amount": amount
-            if amount is not None
-            else f"{refundable / 100:.2f}".replace(".", "," if t.language in ("fr", "nl") else "."),
+            "amount": amount if amount is not None else euros_input(t, refundable),
             "reason": reason,
             "form_key": form_key or new_form_key(),
             "error": error,
@@ -419,7 +418,7 @@ def refund_submit(
     outlet = _outlet(db_session, viewer, outlet_id)
     payment = _payment_at(db_session, outlet, payment_id)
     amount, reason = amount.strip(), reason.strip()
-    cents = parse_amount(amount)
+    cents = parse_amount(amount, t.language)
     field_errors = {}
     if cents is None:
         field_errors["amount"] = t.gettext("Type the amount to refund in euros, for example 4.50.")

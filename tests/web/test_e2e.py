@@ -2,8 +2,9 @@
 server holding the demo: a household sees its credits; a cashier takes a payment with the
 PIN and the household finds it in its history; a wrong PIN says the tries left; a payment
 asked by the till is confirmed from the phone; everything works with the keyboard alone.
-Then every page in every language: an axe-core accessibility check (WCAG 2.x A and AA)
-and a screenshot under tests/web/screenshots/.
+Then every page in every language: an axe-core accessibility check (WCAG 2.x A and AA),
+nothing wider than a 390 px phone (the page, or a card's content), and a screenshot under
+tests/web/screenshots/.
 
 Without chromium the module is skipped, unless SSA_TEST_REQUIRE_BROWSER=1 (CI) makes it
 fail. `apt-get install chromium` brings it; `playwright install` is not needed.
@@ -41,6 +42,19 @@ LOCALES = {"fr": "fr-FR", "nl": "nl-BE", "en": "en-GB"}
 AXE_LANGUAGE = "fr"
 MEMBER_LINE = re.compile(r"^  (\S+@\S+)\s+member, household (\w+) \((\d+) persons?\)")
 CASHIER = next(email for email, _, role in OUTLET_STAFF if role.value == "cashier")
+PHONE = {"width": 390, "height": 844}  # a common phone's screen (iPhone 12 to 15)
+# What sticks out at the phone's width: the page itself, or a card's content (a card that
+# scrolls on purpose, overflow other than visible, is left alone).
+TOO_WIDE = """() => {
+  const wide = [];
+  const root = document.documentElement;
+  if (root.scrollWidth > window.innerWidth) wide.push(`page ${root.scrollWidth}px`);
+  for (const card of document.querySelectorAll(".card")) {
+    if (getComputedStyle(card).overflowX === "visible" && card.scrollWidth > card.clientWidth + 1)
+      wide.push(`card ${card.scrollWidth}px in ${card.clientWidth}px`);
+  }
+  return wide;
+}"""
 
 
 def free_port() -> int:
@@ -124,9 +138,7 @@ FOREIGN: dict[int, list[str]] = {}  # per browser context: requests to anywhere 
 
 
 def new_page(browser: Any, site: Site, language: str = "en") -> Any:
-    context = browser.new_context(
-        base_url=site.url, locale=LOCALES[language], viewport={"width": 412, "height": 915}
-    )
+    context = browser.new_context(base_url=site.url, locale=LOCALES[language], viewport=PHONE)
     context.set_default_timeout(15_000)
     foreign = FOREIGN.setdefault(id(context), [])
     # Nothing may be fetched from anywhere but the site itself (`close` checks).
@@ -315,10 +327,15 @@ def check(
     page: Any, axe: Any, folder: Path, language: str, name: str, found: dict[str, list[str]]
 ) -> None:
     """Screenshot the page; in the checked language, run axe-core on it too (the pages are
-    the same markup in every language, and a run costs about a second)."""
+    the same markup in every language, and a run costs about a second); in every language
+    (the words' lengths differ), nothing may be wider than the phone's screen."""
     page.wait_for_load_state()
     if language == AXE_LANGUAGE and (problems := violations(page, axe)):
         found[f"{language}/{name}"] = problems
+    if wide := page.evaluate(TOO_WIDE):
+        found.setdefault(f"{language}/{name}", []).append(
+            f"wider than a {PHONE['width']}px phone: {wide}"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"{language}-{name}.png"), full_page=True)
 
@@ -405,6 +422,6 @@ def test_every_page_in_every_language_is_accessible(browser: Any, site: Site) ->
         _check(till, language, "till-request-paid")
         close(member)
         close(till)
-    assert found == {}, "accessibility violations (axe-core):\n" + "\n".join(
+    assert found == {}, "accessibility violations (axe-core), or too wide:\n" + "\n".join(
         f"{page}: {items}" for page, items in sorted(found.items())
     )

@@ -127,6 +127,15 @@ def test_every_staff_page_in_every_language_is_accessible(browser: Any, site: Si
         office.locator("main table tbody a").first.click()
         office.wait_for_load_state()
         check(office, language, "staff-household")
+        # Leaving is final: asked once more, and going back changes nothing.
+        household_url = office.url
+        office.select_option("#f-status", "left")
+        office.locator("main form[action$='/status'] button[type=submit]").click()
+        office.wait_for_load_state()
+        check(office, language, "staff-household-leave")
+        office.locator(f"main .card a[href='{household_url.removeprefix(site.url)}']").click()
+        office.wait_for_load_state()
+        assert office.url == household_url
         office.goto(f"{BASE}/households/new")
         check(office, language, "staff-household-new")
         office.locator("main form button[value=register]:not([tabindex])").click()
@@ -184,6 +193,11 @@ def test_every_staff_page_in_every_language_is_accessible(browser: Any, site: Si
             books.locator("main table tbody a").first.click()
             books.wait_for_load_state()
         check(books, language, "staff-payout")
+        ask = books.locator("main a[href$='/confirm']")
+        if ask.count():  # a batch still to confirm: the question before the euros leave
+            ask.click()
+            books.wait_for_load_state()
+            check(books, language, "staff-payout-confirm")
         close(books)
 
         auditor = new_page(browser, site, language)
@@ -255,8 +269,13 @@ def test_the_treasurer_issues_a_month_and_downloads_a_payout_file(
     assert round(float(control_sum) * 100) == batch_total
     assert "Primeurs Dufau" in main_text(page)  # the outlet where the member just paid
 
-    # The bank made the transfers: confirmed.
-    page.get_by_role("button", name="Confirm the batch").click()
+    # The bank made the transfers: confirmed, once asked a second time (with the keyboard).
+    page.get_by_role("link", name="Confirm the batch").click()
+    page.wait_for_load_state()
+    assert "cannot be undone" in main_text(page)
+    assert payout_status(site, payout_id) == PayoutStatus.created.value  # not yet
+    page.get_by_role("button", name="Yes, the bank made the transfers: confirm").focus()
+    page.keyboard.press("Enter")
     page.wait_for_load_state()
     assert "Batch confirmed" in page.get_by_role("status").inner_text()
     assert page.get_by_test_id("payout-status").inner_text() == "Paid by the bank"

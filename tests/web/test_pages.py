@@ -12,7 +12,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from ssa.auth.roles import Role
-from ssa.households.models import Household
+from ssa.db import unit_of_work
+from ssa.households.models import Household, HouseholdStatus
 from ssa.households.service import pin_matches
 from ssa.outlets.models import OutletStatus
 from ssa.payments.models import Payment, Refund
@@ -253,6 +254,33 @@ def test_the_household_sees_its_credits_and_allowance(app: FastAPI, world: World
     assert "Crédits du mois" in page.text  # the issuance, in the latest movements
 
 
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [
+        (HouseholdStatus.suspended, "Your household is suspended by"),
+        (HouseholdStatus.left, "Your household has left"),
+    ],
+)
+def test_a_member_is_told_when_the_household_cannot_pay(
+    member: TestClient, world: World, engine: Engine, status: HouseholdStatus, said: str
+) -> None:
+    """A suspended (or gone) household's card is refused at the till: /me says so, what
+    it means and whom to ask, where it said nothing."""
+    assert 'data-testid="household-status"' not in member.get("/me").text
+    with unit_of_work(engine) as session:
+        household = session.get(Household, world.household_id)
+        assert household is not None
+        household.status = status
+        session.add(household)
+    page = member.get("/me")
+    assert page.status_code == 200
+    (notice,) = re.findall(r'data-testid="household-status">(.*?)</div>', page.text, re.S)
+    assert said in notice
+    assert world.fund.name in notice
+    assert "cannot pay at the till" in notice or "can no longer pay at the till" in notice
+    assert "contact the fund" in notice
+
+
 def test_the_history_lists_movements_by_month(member: TestClient) -> None:
     page = member.get("/me/history")
     assert page.status_code == 200
@@ -380,6 +408,22 @@ def test_the_card_locks_after_five_wrong_pins(
     assert still.status_code == 423
 
 
+def test_a_locked_card_says_who_can_unlock_it(app: FastAPI, world: World) -> None:
+    """In front of a cashier, 'la caisse' reads as the till: the message names the member's
+    local fund (its coordinator), the only one who can unlock the card; /me names the fund."""
+    with page_client(app, "fr") as cashier:
+        log_in(cashier, world.cashier_email)
+        for _ in range(5):
+            locked = till_pay(cashier, world, "4", pin="0000")
+    said = alert_of(locked.text).replace("&#39;", "'")
+    assert "la caisse locale du membre peut la débloquer plus tôt" in said
+    assert "La caisse peut" not in said
+    with page_client(app, "fr") as member:
+        log_in(member, world.member_email)
+        home = member.get("/me").text
+    assert f"Votre caisse locale, {world.fund.name}, peut la débloquer plus tôt." in home
+
+
 @pytest.mark.parametrize("language", ["fr", "nl"])
 def test_refusals_are_said_in_the_cashier_language(
     app: FastAPI, world: World, language: str
@@ -452,6 +496,58 @@ def test_amounts_as_people_type_them() -> None:
     assert {text: parse_amount(text) for text in typed} == typed
     assert parse_euros("1 234 567", maximum_cents=10**12) == 123_456_700
     assert parse_euros("0", maximum_cents=100) == 0
+
+
+@pytest.mark.parametrize(
+    ("language", "typed", "cents"),
+    [
+        # Grouped as the page shows amounts: the language's grouping sign, in threes.
+        ("en", "25,000.00", 2_500_000),
+        ("en", "€25,000.00", 2_500_000),
+        ("en", "1,450", 145_000),
+        ("en", "1,234,567.5", 123_456_750),
+        ("nl", "25.000,00", 2_500_000),
+        ("nl", "€ 25.000,00", 2_500_000),
+        ("nl", "1.450", 145_000),
+        ("fr", "1\u202f450,50\u00a0€", 145_050),
+        ("fr", "1 450,50", 145_050),
+        # Cents after either sign, in every language: never EUR 1,250 for '12,50'.
+        ("en", "12,50", 1_250),
+        ("en", "12.5", 1_250),
+        ("nl", "12.50", 1_250),
+        ("nl", "12,50", 1_250),
+        ("fr", "12.50", 1_250),
+        # Ambiguous or written in another language's way: refused.
+        ("en", "25.000,00", None),
+        ("en", "1.450", None),
+        ("en", "1,234,56", None),
+        ("en", "12,34,567", None),
+        ("en", "1,45,0", None),
+        ("en", "1,234,567,50", None),
+        ("en", "1,234.567", None),
+        ("nl", "25,000.00", None),
+        ("nl", "1.234.56", None),
+        ("fr", "25.000,00", None),
+        ("fr", "25,000.00", None),
+        ("fr", "1.450", None),
+    ],
+)
+def test_amounts_grouped_as_the_page_writes_them(language: str, typed: str, cents: int) -> None:
+    from ssa.web.forms import parse_euros
+
+    assert parse_euros(typed, maximum_cents=10**12, language=language) == cents
+
+
+@pytest.mark.parametrize("language", ["fr", "nl", "en"])
+def test_an_amount_shown_for_editing_reads_back(language: str) -> None:
+    from ssa.web.forms import euros_input, parse_euros
+    from ssa.web.i18n import Texts
+
+    t = Texts(language)
+    for cents in (0, 5, 1_250, 145_050, 2_500_000, 123_456_789):
+        shown = euros_input(t, cents)
+        assert ("." in shown) == (language == "en" and cents % 100 != 0)
+        assert parse_euros(shown, maximum_cents=10**12, language=language) == cents
 
 
 def test_a_cashier_works_only_at_their_own_till(app: FastAPI, world: World, engine: Engine) -> None:
@@ -530,6 +626,27 @@ def test_a_refund_once_the_takings_are_in_a_payout_says_why(
     )
     done = submit(cashier, refund_path, refund_path, amount="3", reason="Erreur")
     assert done.status_code == 303
+
+
+def test_a_payment_refunded_in_full_shows_no_refund_form(
+    cashier: TestClient, world: World, engine: Engine
+) -> None:
+    """Once nothing is left to refund the page says so, without a form that could only be
+    refused (it showed 'Can still be refunded €0.00' and an active Refund button)."""
+    till_pay(cashier, world, "8")
+    today = cashier.get(f"/till/{world.outlet_id}/today")
+    (refund_path,) = re.findall(r'href="(/till/[^"]+/refund)"', today.text)
+    assert 'name="amount"' in cashier.get(refund_path).text
+    done = submit(cashier, refund_path, refund_path, amount="8", reason="Erreur de caisse")
+    assert done.status_code == 303
+    page = cashier.get(refund_path)
+    assert page.status_code == 200
+    assert "refunded in full: nothing is left to refund" in page.text
+    assert "<form" not in page.text.split("<main", 1)[1].split("</main>", 1)[0]
+    assert f'href="/till/{world.outlet_id}/today"' in page.text
+    with Session(engine) as session:
+        refunds = session.exec(select(Refund).where(col(Refund.outlet_id) == world.outlet_id)).all()
+        assert [r.amount_cents for r in refunds] == [800]
 
 
 def test_a_refund_of_another_outlet_payment_is_not_found(

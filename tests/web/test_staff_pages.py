@@ -41,7 +41,8 @@ from ssa.outlets.models import Outlet, OutletFund, OutletStatus
 from ssa.payouts.models import Payout, PayoutStatus
 from ssa.settings import Settings
 from ssa.web import staff_households
-from ssa.web.staff_common import euros_input
+from ssa.web.forms import euros_input
+from ssa.web.i18n import Texts
 from tests.conftest import People
 from tests.issuance.helpers import PREVIOUS, THIS, add_household
 from tests.payments.helpers import IBAN, valid_siret
@@ -557,7 +558,22 @@ def test_a_household_status_changes_and_leaving_is_final(
     shown = coordinator.get(page)
     assert "is now: Suspended" in shown.text
     assert 'badge badge-suspended">Suspended' in shown.text
-    submit(coordinator, page, f"{page}/status", status="left")
+    # Leaving is final: the first form only asks again, and nothing changes yet.
+    asked = submit(coordinator, page, f"{page}/status", status="left")
+    assert asked.status_code == 200
+    assert "This cannot be undone." in asked.text
+    assert 'name="confirmed" value="yes"' in asked.text
+    assert f'href="{page}"' in asked.text  # the way back, a plain link
+    with Session(engine) as session:
+        waiting = session.get(Household, staffed.late.id)
+        assert waiting is not None
+        assert waiting.status == HouseholdStatus.suspended
+    left = coordinator.post(
+        f"{page}/status",
+        data={"csrf_token": csrf_of(asked.text), "status": "left", "confirmed": "yes"},
+        follow_redirects=False,
+    )
+    assert left.status_code == 303
     final = coordinator.get(page)
     assert "nothing of it changes any more" in final.text
     assert 'action="' + f"{page}/status" + '"' not in final.text
@@ -595,7 +611,7 @@ def test_a_coordinator_changes_resources_and_contribution(
             "chosen",
         )
     }
-    assert fields["chosen"] == euros_input(chosen)  # the form shows what is recorded
+    assert fields["chosen"] == euros_input(Texts("en"), chosen)  # the form shows what is recorded
     done = coordinator.post(
         f"{page}/edit",
         data={"csrf_token": csrf_of(form.text), **fields, "city": "Libourne", "income": "1 450,50"},
@@ -1079,6 +1095,113 @@ def test_a_grant_recorded_once_adds_to_its_funder(
     assert dict(grants_of(engine, staffed.fund.id)) == {**before, "Conseil départemental": 260_050}
 
 
+def test_the_dashboard_says_spent_on_one_basis(
+    auditor: TestClient, staffed: Staffed, engine: Engine
+) -> None:
+    """The month's 'spent' and spending by category were two figures for one month (payments
+    alone, and payments less refunds): the page now says spent net of refunds everywhere,
+    with the payments and the refunds beside it."""
+    from ssa.payments.models import Payment
+    from ssa.payments.service import refund
+
+    with unit_of_work(engine) as session:
+        payment = session.exec(
+            select(Payment).where(col(Payment.outlet_id) == staffed.outlets[1])
+        ).one()
+        refund(
+            db_session=session,
+            outlet_id=staffed.outlets[1],
+            payment_id=payment.id,
+            amount_cents=2_000,
+            reason="Produit abîmé",
+            refunded_by="t",
+        )
+    page = auditor.get(f"{staffed.base}/dashboard").text
+    now = fund_today().strftime("%Y-%m")
+    (spent,) = re.findall(rf'data-testid="spent-{now}">([^<]+)<', page)
+    assert spent == "€192.34"  # EUR 212.34 paid, EUR 20 refunded
+    assert "€212.34" in page
+    assert "€20.00" in page
+    assert '<th scope="col" class="num">Credits spent, net of refunds</th>' in page
+    assert "Credits spent</th>" not in page
+    assert "less the refunds they gave back" in page
+    assert "outlets, net of refunds. This month: €375.00 issued, €192.34 spent." in page
+
+
+@pytest.mark.parametrize(
+    ("language", "typed"), [("en", "25,000.00"), ("nl", "25.000,00"), ("fr", "25\u202f000,00")]
+)
+def test_a_grant_typed_as_the_page_shows_amounts(
+    app: FastAPI, staffed: Staffed, engine: Engine, language: str, typed: str
+) -> None:
+    """Thousands grouped the way the page itself writes them are read, in each language
+    ('25,000.00' and '25.000,00' were refused; only the French grouping was read)."""
+    base = staffed.base
+    before = dict(grants_of(engine, staffed.fund.id)).get("Ville", 0)
+    with page_client(app, language) as treasurer:
+        log_in(treasurer, staffed.staff[Role.treasurer])
+        done = submit(
+            treasurer,
+            f"{base}/grants",
+            f"{base}/grants",
+            funder="Ville",
+            amount=typed,
+            received_on="2026-01-12",
+            reference="",
+        )
+        assert done.status_code == 303, done.text
+        # The other language's way is ambiguous there, and refused with nothing recorded.
+        other = {"en": "25.000,00", "nl": "25,000.00", "fr": "25.000,00"}[language]
+        refused = submit(
+            treasurer,
+            f"{base}/grants",
+            f"{base}/grants",
+            funder="Ville",
+            amount=other,
+            received_on="2026-01-12",
+            reference="",
+        )
+        assert refused.status_code == 422
+        assert 'id="f-amount-error"' in refused.text
+    assert dict(grants_of(engine, staffed.fund.id))["Ville"] == before + 2_500_000
+
+
+@pytest.mark.parametrize(("language", "shown"), [("fr", "1450,50"), ("nl", "1450,50")])
+def test_amounts_to_edit_are_written_in_the_pages_language(
+    app: FastAPI, staffed: Staffed, engine: Engine, language: str, shown: str
+) -> None:
+    """The household's form shows its amounts the way its hint asks them ('12,50' in French
+    and Dutch, not '1450.50'), and sending the form unchanged changes no amount."""
+    with unit_of_work(engine) as session:
+        household = session.get(Household, staffed.household.id)
+        assert household is not None
+        household.monthly_income_cents = 145_050
+        household.housing_costs_cents = 40_025
+        session.add(household)
+    page = f"{staffed.base}/households/{staffed.household.id}"
+    with page_client(app, language) as coordinator:
+        log_in(coordinator, staffed.staff[Role.coordinator])
+        form = coordinator.get(f"{page}/edit")
+        fields = shown_fields(
+            form.text,
+            ["line1", "postcode", "city", "income", "housing", "other_fixed", "food_budget"],
+        )
+        fields |= shown_fields(form.text, ["chosen"])
+        assert fields["income"] == shown
+        assert fields["housing"] == "400,25"
+        assert "." not in fields["chosen"]
+        done = coordinator.post(
+            f"{page}/edit",
+            data={"csrf_token": csrf_of(form.text), **fields},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303
+    with Session(engine) as session:
+        after = session.get(Household, staffed.household.id)
+        assert after is not None
+        assert (after.monthly_income_cents, after.housing_costs_cents) == (145_050, 40_025)
+
+
 def test_the_treasurer_downloads_the_months_direct_debit_file(
     treasurer: TestClient, auditor: TestClient, staffed: Staffed, engine: Engine
 ) -> None:
@@ -1262,17 +1385,33 @@ def test_a_payout_batch_its_sepa_file_and_its_confirmation(
     ns = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
     root = ET.fromstring(sepa.content)  # noqa: S314 (our own answer, in a test)
     assert root.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:CtrlSum", namespaces=ns) == "212.34"
-    # Confirmed by the treasurer (an auditor has no button, and is refused).
+    # Confirmed by the treasurer (an auditor has no button, and is refused), once asked a
+    # second time: the batch's page only links to the question, which holds the form.
     assert "Confirm the batch" not in auditor.get(location).text
+    assert auditor.get(f"{location}/confirm").status_code == 403
     batch = treasurer.get(location)
+    assert f'action="{location}/confirm"' not in batch.text
+    assert f'href="{location}/confirm"' in batch.text
+    asked = treasurer.get(f"{location}/confirm")
+    assert asked.status_code == 200
+    assert "This cannot be undone." in asked.text
+    assert "€212.34" in asked.text
+    assert f'href="{location}"' in asked.text  # the way back, a plain link
+    with Session(engine) as session:
+        waiting = session.get(Payout, uuid.UUID(payout_id))
+        assert waiting is not None
+        assert waiting.status == PayoutStatus.created
     confirm = treasurer.post(
         f"{location}/confirm",
-        data={"csrf_token": csrf_of(batch.text), "form_key": form_key_of(batch.text)},
+        data={"csrf_token": csrf_of(asked.text), "form_key": form_key_of(asked.text)},
         follow_redirects=False,
     )
     assert confirm.status_code == 303
     confirmed = treasurer.get(location)
     assert "Batch confirmed" in confirmed.text
+    assert f'href="{location}/confirm"' not in confirmed.text
+    # Asked again once confirmed: back to the batch, nothing to confirm.
+    assert treasurer.get(f"{location}/confirm", follow_redirects=False).status_code == 303
     assert 'data-testid="payout-status">Paid by the bank' in confirmed.text
     with Session(engine) as session:
         payout = session.get(Payout, uuid.UUID(payout_id))
