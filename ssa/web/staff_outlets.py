@@ -22,7 +22,7 @@ from ssa.auth.roles import Role
 from ssa.funds.service import current_period, policy_for
 from ssa.outlets import service
 from ssa.outlets.models import Outlet, OutletCategory, OutletFund, OutletStatus
-from ssa.outlets.schemas import ApplicationIn, OutletIn, StatusIn
+from ssa.outlets.schemas import DECISIONS, ApplicationIn, OutletIn, StatusIn
 from ssa.pagination import decode_name_position, encode_cursor
 from ssa.web.access import CurrentViewer, PageNotFound
 from ssa.web.forms import Refused, attempt, new_form_key, problem_message, too_long, valid_form_key
@@ -46,8 +46,6 @@ from ssa.web.staff_common import (
 
 router: APIRouter = staff_router()
 
-# What a meeting's decision may set (the API's `StatusIn`; applicants come by applying).
-DECISIONS = (OutletStatus.accredited, OutletStatus.suspended, OutletStatus.revoked)
 SCORES = range(4)  # 0 to 3, as the API's `CriterionScore`
 
 
