@@ -47,6 +47,17 @@ def _signed() -> ColumnElement[int]:
     )
 
 
+def issued_for(db_session: Session, household: Household, period: str) -> int:
+    """The credits the household was issued for `period` (0: not issued)."""
+    claimed = db_session.exec(
+        select(HouseholdIssuance.amount_cents).where(
+            col(HouseholdIssuance.household_id) == household.id,
+            col(HouseholdIssuance.period) == period,
+        )
+    ).first()
+    return int(claimed or 0)
+
+
 def account(*, db_session: Session, household: Household) -> AccountOut:
     from ssa.households.service import assess_household
 

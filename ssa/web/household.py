@@ -62,6 +62,10 @@ def _history_rows(t: Texts, items: list[TransactionOut]) -> list[dict[str, Any]]
     return [
         {
             "label": _kind_label(t, item.kind),
+            # Which month's credits came or went (a month may be issued before it begins).
+            "month": t.period(item.period)
+            if item.kind in ("issuance", "expiry") and item.period
+            else None,
             "outlet": item.outlet_name,
             "amount_cents": item.amount_cents,
             "when": datetime.fromisoformat(item.created_at),
@@ -105,6 +109,10 @@ def household_home(request: Request, db_session: DbSession, viewer: Member) -> R
             "fund": db_session.get(Fund, household.fund_id),
             "account": account,
             "lines": lines,
+            "next_period": periods.shift(account.period, 1),
+            "next_issued_cents": views.issued_for(
+                db_session, household, periods.shift(account.period, 1)
+            ),
             "explained_period": assessment.period,
             "explained_cents": assessment.allowance.total_cents,
             "recent": _history_rows(t, recent.items),
@@ -129,6 +137,8 @@ def household_history(
     household = _household(db_session, viewer)
     now = current_period()
     choices = [periods.shift(now, -i) for i in range(HISTORY_PERIODS)]
+    if views.issued_for(db_session, household, periods.shift(now, 1)):
+        choices.insert(0, periods.shift(now, 1))  # next month's credits, issued in advance
     chosen = period if period in choices else None
     page = attempt(
         db_session,

@@ -712,3 +712,32 @@ def test_accredited_outlets_are_public(app: FastAPI, world: World, engine: Engin
         assert str(suspended) not in page.text
         assert client.get("/funds/no-such-fund/outlets").status_code == 404
         assert world.fund.name in client.get("/outlets").text
+
+
+def test_next_months_credits_issued_in_advance_are_said_so(
+    app: FastAPI, engine: Engine, world: World
+) -> None:
+    """Issued on the last days of a month, next month's credits are in the balance already:
+    /me says how much of it is next month's, and the history names each credit's month and
+    offers next month to pick."""
+    from ssa.issuance import periods
+    from tests.issuance.helpers import NEXT, THIS
+    from tests.issuance.test_issuance import issue
+
+    with page_client(app) as client:
+        log_in(client, world.member_email)
+        assert 'data-testid="issued-ahead"' not in client.get("/me").text
+        assert f'value="{NEXT}"' not in client.get("/me/history").text
+        issue(engine, world.fund, NEXT)
+        home = client.get("/me").text
+        ahead = home.split('data-testid="issued-ahead">', 1)[1].split("</p>", 1)[0]
+        month = periods.first_day(NEXT).strftime("%B %Y")
+        assert ahead == f"Including €150.00 of credits for {month}, added in advance."
+        history = client.get("/me/history")
+        assert f'value="{NEXT}"' in history.text
+        assert f"Monthly credits · {month}" in history.text
+        this_month = periods.first_day(THIS).strftime("%B %Y")
+        assert f"Monthly credits · {this_month}" in history.text
+        chosen = client.get(f"/me/history?period={NEXT}").text
+        assert f"Monthly credits · {month}" in chosen
+        assert f"Monthly credits · {this_month}" not in chosen
