@@ -47,15 +47,15 @@ def _signed() -> ColumnElement[int]:
     )
 
 
-def issued_for(db_session: Session, household: Household, period: str) -> int:
-    """The credits the household was issued for `period` (0: not issued)."""
+def issued_for(db_session: Session, household: Household, period: str) -> int | None:
+    """The credits the household was issued for `period` (None: not issued)."""
     claimed = db_session.exec(
         select(HouseholdIssuance.amount_cents).where(
             col(HouseholdIssuance.household_id) == household.id,
             col(HouseholdIssuance.period) == period,
         )
     ).first()
-    return int(claimed or 0)
+    return None if claimed is None else int(claimed)
 
 
 def account(*, db_session: Session, household: Household) -> AccountOut:
@@ -79,15 +79,10 @@ def account(*, db_session: Session, household: Household) -> AccountOut:
     spent = -(by_kind.get("payment", 0) + by_kind.get("refund", 0))
     # A month issued keeps the allowance it was issued with (a later change of
     # composition applies from the next month not yet issued).
-    claimed = db_session.exec(
-        select(HouseholdIssuance.amount_cents).where(
-            col(HouseholdIssuance.household_id) == household.id,
-            col(HouseholdIssuance.period) == period,
-        )
-    ).first()
+    claimed = issued_for(db_session, household, period)
     return AccountOut(
         balance_cents=int(balance),
-        allowance_cents=int(claimed)
+        allowance_cents=claimed
         if claimed is not None
         else assess_household(db_session, household, period).allowance.total_cents,
         period=period,
